@@ -1,0 +1,68 @@
+"""``rnn-assignment``: the instructor command line.
+
+    rnn-assignment data [--force ...]    build the embedded synthetic dataset
+    rnn-assignment demo                  the main job (see autograder/demo.py)
+    rnn-assignment report                BLEU of reference RNN and LSTM vs baselines
+
+Later subcommands (release, grade, bench) hang off the same parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_data(args, rest):
+    from assignment import synthetic_coco
+    return synthetic_coco.main(rest)
+
+
+def _cmd_demo(args, rest):
+    from .demo import run_demo
+    run_demo(out_dir=args.out, data_dir=args.data_dir, num_epochs=args.epochs)
+    return 0
+
+
+def _cmd_report(args, rest):
+    from .demo import caption_report
+    caption_report(data_dir=args.data_dir, num_epochs=args.epochs)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="rnn-assignment",
+        description="Instructor tools for the RNN/LSTM captioning assignment.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("data", add_help=False,
+                       help="build the embedded synthetic COCO-layout dataset "
+                            "(same as `python -m assignment.synthetic_coco`; --help for options)")
+    p.set_defaults(func=_cmd_data)
+
+    for name, func, text in (("demo", _cmd_demo, "train the reference LSTM on the embedded data, "
+                              "report BLEU against baselines, write figures"),
+                             ("report", _cmd_report, "BLEU table: reference RNN and LSTM vs baselines")):
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--data-dir", default=None, help="dataset folder (default: see load_coco_data)")
+        p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's)")
+        if name == "demo":
+            p.add_argument("--out", default="outputs", help="where to write the figures (default: outputs/)")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    # `data` forwards its own options to the dataset builder
+    if argv and argv[0] == "data":
+        args, rest = parser.parse_args(argv[:1]), argv[1:]
+    else:
+        args, rest = parser.parse_args(argv), []
+    return args.func(args, rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The main job, end to end on the embedded dataset (``make demo``).
+
+Builds the synthetic dataset if missing, trains the reference LSTM captioning
+model for a short run, prints val BLEU against the baselines and writes two
+figures: the loss curve and a few val images with their generated and
+reference captions. ``caption_report`` does the same for both cell types; it
+produces the BLEU table quoted in the docs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assignment.data import caption_tokens, load_coco_data, load_images, references_by_image
+from assignment.metrics import bleu_scores, evaluate_captioning_bleu
+from assignment.solver import CaptioningSolver
+
+from . import baselines
+from .reference import CaptioningRNN
+
+# The training configuration of the demo (and of the notebooks' training cells).
+TRAIN_CONFIG = dict(
+    wordvec_dim=256, hidden_dim=512, update_rule="adam",
+    optim_config={"learning_rate": 2e-3}, lr_decay=0.9, batch_size=100, num_epochs=3,
+)
+
+
+def train_reference_model(data, cell_type="lstm", seed=0, verbose=True, **overrides):
+    """Train the reference CaptioningRNN on ``data``; returns (model, solver)."""
+    cfg = {**TRAIN_CONFIG, **overrides}
+    model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
+                          wordvec_dim=cfg.pop("wordvec_dim"), hidden_dim=cfg.pop("hidden_dim"),
+                          cell_type=cell_type, dtype=np.float32, seed=seed)
+    solver = CaptioningSolver(model, data, seed=seed, verbose=verbose, print_every=10**9, **cfg)
+    solver.train()
+    return model, solver
+
+
+def _table(rows):
+    """Format {name: {'BLEU-1': ..}} as a fixed-width text table."""
+    keys = ["BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"]
+    width = max(len(n) for n in rows) + 2
+    lines = [" " * width + "  ".join(f"{k:>7}" for k in keys)]
+    for name, scores in rows.items():
+        lines.append(f"{name:<{width}}" + "  ".join(f"{scores[k]:7.3f}" for k in keys))
+    return "\n".join(lines)
+
+
+def baseline_scores(data, split="val"):
+    refs = references_by_image(data, split)
+    references = [refs[i] for i in sorted(refs)]
+    return {
+        "most frequent caption": bleu_scores(references, baselines.most_frequent_caption(data, split)),
+        "nearest neighbour": bleu_scores(references, baselines.nearest_neighbour(data, split)),
+    }
+
+
+def save_caption_figure(model, data, path, split="val", num_images=8, seed=0):
+    """A grid of ``num_images`` random images of ``split`` with generated and reference captions."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from assignment.backend import asarray, to_numpy
+    from assignment.plots import show_captioned_images
+
+    refs = references_by_image(data, split)
+    rng = np.random.default_rng(seed)
+    image_idxs = rng.choice(np.array(sorted(refs)), size=num_images, replace=False)
+    sampled = to_numpy(model.sample(asarray(data[f"{split}_features"][image_idxs])))
+    generated = [caption_tokens(row, data["idx_to_word"]) for row in sampled]
+    fig = show_captioned_images(load_images(data, split, image_idxs), generated,
+                                [refs[i] for i in image_idxs],
+                                titles=[f"{split} image {i}" for i in image_idxs])
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def run_demo(out_dir="outputs", data_dir=None, cell_type="lstm", num_epochs=None):
+    """``make demo``: train, evaluate against baselines, write figures. Returns the BLEU rows."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from assignment.plots import plot_loss
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    data = load_coco_data(data_dir)
+    print(f"data: {len(data['train_captions'])} train captions of {len(data['train_features'])} images, "
+          f"{len(data['val_captions'])} val captions, vocabulary of {len(data['idx_to_word'])} words, "
+          f"features {data['train_features'].shape[1]}-d  (from {data['base_dir']})")
+    overrides = {} if num_epochs is None else {"num_epochs": num_epochs}
+    print(f"training the reference {cell_type.upper()} captioning model ...")
+    model, solver = train_reference_model(data, cell_type, **overrides)
+    print(f"final training loss {np.mean(solver.loss_history[-20:]):.3f} "
+          f"(first iterations {np.mean(solver.loss_history[:5]):.3f})")
+
+    rows = {f"reference {cell_type.upper()}": evaluate_captioning_bleu(model, data, "val")}
+    rows.update(baseline_scores(data))
+    print(f"\nBLEU on the {len(references_by_image(data, 'val'))} val images:")
+    print(_table(rows))
+
+    plot_loss(solver.loss_history, title=f"{cell_type.upper()} captioning: training loss").savefig(
+        out / "demo_loss.png", dpi=110)
+    figure = save_caption_figure(model, data, out / "demo_captions.png")
+    print(f"\nwrote {out / 'demo_loss.png'} and {figure}")
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s")
+    return rows
+
+
+def caption_report(data_dir=None, num_epochs=None):
+    """BLEU of the reference RNN and LSTM against the baselines (the docs' table)."""
+    data = load_coco_data(data_dir)
+    overrides = {} if num_epochs is None else {"num_epochs": num_epochs}
+    rows = {}
+    for cell_type in ("rnn", "lstm"):
+        t0 = time.perf_counter()
+        model, solver = train_reference_model(data, cell_type, **overrides)
+        rows[f"reference {cell_type.upper()}"] = evaluate_captioning_bleu(model, data, "val")
+        print(f"{cell_type}: trained in {time.perf_counter() - t0:.0f} s, "
+              f"final loss {np.mean(solver.loss_history[-20:]):.3f}")
+    rows.update(baseline_scores(data))
+    print(_table(rows))
+    return rows
