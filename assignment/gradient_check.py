@@ -236,7 +236,7 @@ def check_layer_gradients(forward, backward, inputs, wrt=None, tol=DEFAULT_TOL,
     return report
 
 
-def check_loss_gradients(loss_fn, params, grads=None, tol=DEFAULT_TOL, h=1e-6,
+def check_loss_gradients(loss_fn, params, grads=None, tol=DEFAULT_TOL, h=1e-5,
                          directional=False, num_directions=5, seed=0, verbose=True,
                          title="Gradient check of the loss"):
     """Check the gradients of a scalar loss of named parameters in one call.
