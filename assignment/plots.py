@@ -88,12 +88,11 @@ def show_captioned_images(images, generated, references=None, ncols=4, titles=No
     """A grid of images, each with its generated and reference captions.
 
     Inputs:
-        images: (n, H, W, 3) uint8
+        images: (n, H, W, 3) uint8, or a list of n (H_i, W_i, 3) images (real COCO)
         generated: n captions (strings or token lists)
         references: optional n lists of reference captions
     """
     plt = _plt()
-    images = np.asarray(images)
     n = len(images)
     if len(generated) != n or (references is not None and len(references) != n):
         raise ValueError(
