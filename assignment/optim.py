@@ -41,9 +41,10 @@ def adam(w, dw, config=None):
     config.setdefault("beta1", 0.9)
     config.setdefault("beta2", 0.999)
     config.setdefault("epsilon", 1e-8)
-    config.setdefault("m", xp.zeros_like(w))
-    config.setdefault("v", xp.zeros_like(w))
-    config.setdefault("t", 0)
+    if "m" not in config:  # (setdefault would allocate new zeros on every step)
+        config["m"] = xp.zeros_like(w)
+        config["v"] = xp.zeros_like(w)
+        config["t"] = 0
 
     beta1, beta2 = config["beta1"], config["beta2"]
     config["t"] += 1

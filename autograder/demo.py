@@ -34,7 +34,7 @@ def train_reference_model(data, cell_type="lstm", seed=0, verbose=True, **overri
     model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
                           wordvec_dim=cfg.pop("wordvec_dim"), hidden_dim=cfg.pop("hidden_dim"),
                           cell_type=cell_type, dtype=np.float32, seed=seed)
-    solver = CaptioningSolver(model, data, seed=seed, verbose=verbose, print_every=10**9, **cfg)
+    solver = CaptioningSolver(model, data, seed=seed, verbose=False, progress=verbose, **cfg)
     solver.train()
     return model, solver
 
