@@ -23,7 +23,7 @@ from .reference import CaptioningRNN
 
 # The training configuration of the demo (and of the notebooks' training cells).
 TRAIN_CONFIG = dict(
-    wordvec_dim=256, hidden_dim=512, update_rule="adam",
+    wordvec_dim=128, hidden_dim=256, update_rule="adam",
     optim_config={"learning_rate": 2e-3}, lr_decay=0.9, batch_size=100, num_epochs=3,
 )
 
