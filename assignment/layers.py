@@ -12,6 +12,12 @@ from __future__ import annotations
 from .backend import xp
 
 
+def _require(ok, func, message):
+    """Boundary check: a clear ValueError instead of a cryptic broadcasting error later."""
+    if not ok:
+        raise ValueError(f"{func}: {message}")
+
+
 def sigmoid(x):
     """Numerically stable logistic function 1 / (1 + exp(-x)), elementwise.
 
@@ -32,6 +38,13 @@ def affine_forward(x, w, b):
         out: (N, M)
         cache: (x, w, b)
     """
+    D = 1
+    for d in x.shape[1:]:
+        D *= d
+    _require(w.ndim == 2 and w.shape[0] == D, "affine_forward",
+             f"w must have shape (D, M) = ({D}, M) for x of shape {x.shape}, got {w.shape}")
+    _require(b.shape == (w.shape[1],), "affine_forward",
+             f"b must have shape ({w.shape[1]},), got {b.shape}")
     out = x.reshape(x.shape[0], -1) @ w + b
     return out, (x, w, b)
 
@@ -66,7 +79,12 @@ def temporal_affine_forward(x, w, b):
         out: (N, T, M)
         cache: (x, w, b)
     """
+    _require(x.ndim == 3, "temporal_affine_forward", f"x must have shape (N, T, D), got {x.shape}")
     N, T, D = x.shape
+    _require(w.ndim == 2 and w.shape[0] == D, "temporal_affine_forward",
+             f"w must have shape (D, M) = ({D}, M), got {w.shape}")
+    _require(b.shape == (w.shape[1],), "temporal_affine_forward",
+             f"b must have shape ({w.shape[1]},), got {b.shape}")
     out = (x.reshape(N * T, D) @ w + b).reshape(N, T, -1)
     return out, (x, w, b)
 
@@ -107,7 +125,12 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
         loss: scalar (0-d array on the active backend)
         dx: (N, T, V) gradient of the loss with respect to x
     """
+    _require(x.ndim == 3, "temporal_softmax_loss", f"x must have shape (N, T, V), got {x.shape}")
     N, T, V = x.shape
+    _require(y.shape == (N, T), "temporal_softmax_loss",
+             f"y must have shape (N, T) = {(N, T)} like x's first two axes, got {y.shape}")
+    _require(mask.shape == (N, T), "temporal_softmax_loss",
+             f"mask must have shape (N, T) = {(N, T)}, got {mask.shape}")
     x_flat = x.reshape(N * T, V)
     y_flat = y.reshape(N * T)
     mask_flat = mask.reshape(N * T)

@@ -96,3 +96,15 @@ def test_adam_matches_pytorch_over_several_steps():
         opt.step()
     np.testing.assert_allclose(ours, tw.detach().numpy(), rtol=1e-10, atol=1e-12)
     assert config["t"] == 6
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: layers.affine_forward(np.zeros((2, 3)), np.zeros((4, 5)), np.zeros(5)), r"w must have shape \(D, M\) = \(3, M\)"),
+    (lambda: layers.affine_forward(np.zeros((2, 3)), np.zeros((3, 5)), np.zeros(4)), r"b must have shape \(5,\)"),
+    (lambda: layers.temporal_affine_forward(np.zeros((2, 3)), np.zeros((3, 5)), np.zeros(5)), r"x must have shape \(N, T, D\)"),
+    (lambda: layers.temporal_softmax_loss(np.zeros((2, 3, 4)), np.zeros((3, 2), int), np.ones((2, 3), bool)), r"y must have shape \(N, T\) = \(2, 3\)"),
+    (lambda: layers.temporal_softmax_loss(np.zeros((2, 3, 4)), np.zeros((2, 3), int), np.ones((2, 4), bool)), r"mask must have shape"),
+])
+def test_provided_layers_name_the_bad_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
