@@ -937,8 +937,8 @@ def format_case(result: CaseResult, *, mask=False) -> list:
     if result.failure is not None:
         text = mask_numbers(result.failure.message) if mask else result.failure.message
         if result.failure.not_implemented:
-            lines = [f"  {text}: write your code between ### BEGIN SOLUTION and "
-                     "### END SOLUTION, run that cell, then this one."]
+            lines = [f"  {text}: replace `# YOUR CODE HERE` and `raise NotImplementedError()` "
+                     "in the function's cell with your code, run that cell, then this one."]
         else:
             lines = [f"  every output: not checked, because {text}"]
     else:

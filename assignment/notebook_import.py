@@ -33,6 +33,7 @@ import ast
 import builtins
 import json
 import linecache
+import os
 import re
 import symtable
 import types
@@ -75,7 +76,7 @@ def import_solution_cells(notebook_path, names, namespace):
     if not isinstance(namespace, dict):
         raise TypeError(f"namespace must be a dict (pass globals()), got {type(namespace).__name__}.")
     names = [_check_name(name) for name in names]
-    path = Path(notebook_path)
+    path = _locate(Path(notebook_path))
     cells = _solution_cells(path, names)
 
     cells = [(grade_id, _as_python(source)) for grade_id, source in cells]
@@ -88,6 +89,25 @@ def import_solution_cells(notebook_path, names, namespace):
     return [k for k, v in namespace.items()
             if not k.startswith("_") and not isinstance(v, types.ModuleType)
             and (k not in before or before[k] is not v)]
+
+
+def _locate(path: Path) -> Path:
+    """``path``, or while nbgrader autogrades, the student's submitted copy of it.
+
+    nbgrader autogrades a student's notebooks one at a time, in alphabetical
+    order, each in ``<course>/autograded/<student>/<assignment>/``: when the
+    LSTM notebook runs, the RNN notebook has not been copied there yet. The
+    submitted copy, ``<course>/submitted/<student>/<assignment>/``, is the same
+    file.
+    """
+    if path.is_file() or path.is_absolute() or os.environ.get("NBGRADER_EXECUTION") != "autograde":
+        return path
+    here = Path.cwd()
+    if len(here.parents) >= 3 and here.parents[1].name == "autograded":
+        submitted = here.parents[2] / "submitted" / here.parent.name / here.name / path
+        if submitted.is_file():
+            return submitted
+    return path
 
 
 def _check_name(name):

@@ -3,8 +3,10 @@
     rnn-assignment data [--force ...]    build the embedded synthetic dataset
     rnn-assignment demo                  the main job (see autograder/demo.py)
     rnn-assignment report                BLEU of reference RNN and LSTM vs baselines
+    rnn-assignment release --course DIR  nbgrader course set-up, hidden references, release,
+                                         autograde check, student bundle (autograder/release.py)
 
-Later subcommands (release, grade, bench) hang off the same parser.
+Later subcommands (grade, bench) hang off the same parser.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ def _cmd_report(args, rest):
     return 0
 
 
+def _cmd_release(args, rest):
+    from .release import ReleaseError, release
+    try:
+        release(args.course, assignment=args.assignment, check=not args.skip_checks)
+    except ReleaseError as err:
+        print(f"release failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnn-assignment",
@@ -50,6 +62,19 @@ def build_parser():
         if name == "demo":
             p.add_argument("--out", default="outputs", help="where to write the figures (default: outputs/)")
         p.set_defaults(func=func)
+
+    text = ("set up (or update) an nbgrader course directory, build the hidden references from "
+            "the course secret, release the notebooks, check them with nbgrader autograde, "
+            "write the student bundle")
+    p = sub.add_parser("release", help=text, description=text)
+    p.add_argument("--course", required=True, metavar="DIR",
+                   help="the nbgrader course directory (created if missing)")
+    p.add_argument("--assignment", default="rnn_captioning",
+                   help="assignment name (default: rnn_captioning)")
+    p.add_argument("--skip-checks", action="store_true",
+                   help="do not autograde the solutions and the untouched release (saves "
+                        "most of the time; not for a release that goes out)")
+    p.set_defaults(func=_cmd_release)
     return parser
 
 

@@ -245,3 +245,21 @@ def test_nothing_is_defined_when_a_cell_has_a_syntax_error(tmp_path):
     with pytest.raises(NotebookImportError, match="forward_solution"):
         import_solution_cells(path, ["step", "forward"], ns)
     assert ns == {}
+
+
+def test_autograde_finds_the_students_submitted_notebook(tmp_path, monkeypatch):
+    # nbgrader's layout: the LSTM notebook is graded in autograded/<student>/<assignment>/
+    # before the RNN notebook has been copied there; the submitted copy is the same file.
+    submitted = tmp_path / "course" / "submitted" / "alice" / "rnn_captioning"
+    autograded = tmp_path / "course" / "autograded" / "alice" / "rnn_captioning"
+    submitted.mkdir(parents=True)
+    autograded.mkdir(parents=True)
+    write_notebook(submitted / "RNN_Captioning.ipynb", [solution_cell("step_solution", STEP)])
+    monkeypatch.chdir(autograded)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    namespace = {}
+    assert import_solution_cells("RNN_Captioning.ipynb", ["step"], namespace) == ["step"]
+    assert namespace["step"](2) == 4
+    monkeypatch.delenv("NBGRADER_EXECUTION")  # outside grading the notebooks must sit together
+    with pytest.raises(NotebookImportError, match="same folder"):
+        import_solution_cells("RNN_Captioning.ipynb", ["step"], {})

@@ -1,0 +1,192 @@
+"""The nbgrader course directory: where everything of one course lives.
+
+Instructor-only. ``rnn-assignment release --course DIR`` creates (or updates)
+this layout; the other commands (grading, feedback, export) read it.
+
+    DIR/
+      nbgrader_config.py          course id, root, assignment name, per-cell time limit,
+                                  and RNN_ASSIGNMENT_REFERENCES for plain `nbgrader` runs
+      .course_secret              private HMAC key of the hidden cases (0600, never shipped)
+      .gitignore                  keeps the secret and hidden/ out of any repository
+      hidden/references.npz       hidden inputs and reference outputs (from the secret)
+      gradebook.db                nbgrader's gradebook (SQLite; generate_assignment adds
+                                  the assignment and its graded cells)
+      source/<assignment>/        the two source notebooks, nothing else
+      release/<assignment>/       what students get (written by nbgrader generate_assignment)
+      <assignment>_student.zip    the student bundle
+
+Nothing but the notebooks goes into ``source/<assignment>/``: nbgrader copies
+every other file found there into the release *and* into every autograded
+folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_NOTEBOOKS = REPO / "notebooks"
+
+COURSE_ID = "rnn-captioning"
+ASSIGNMENT = "rnn_captioning"
+NOTEBOOKS = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb")
+
+REFERENCES_ENV = "RNN_ASSIGNMENT_REFERENCES"
+SECRET_FILE = ".course_secret"
+REFERENCES_FILE = Path("hidden") / "references.npz"
+
+# Longest a single notebook cell may run while grading. Training cells are
+# short under NBGRADER_EXECUTION; a cell that runs longer is stopped and its
+# test earns nothing (it does not stop the grading of the rest).
+CELL_TIMEOUT_S = 120
+
+CONFIG_TEMPLATE = '''\
+# nbgrader configuration of the RNN/LSTM captioning course.
+# Written by `rnn-assignment release`; edit freely, the release keeps it as is.
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+_here = Path(__file__).resolve().parent
+
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = str(_here)
+
+# The assignment of this course. nbgrader takes it as an argument
+# (`nbgrader autograde {assignment}`); setting c.CourseDirectory.assignment_id
+# here instead would make nbgrader refuse every command that names it.
+ASSIGNMENT = {assignment!r}
+
+# a cell that runs longer than this while grading is stopped and gets no points
+c.Execute.timeout = {timeout}
+
+# Hidden reference values for the graded test cells. Grading kernels inherit
+# the environment, so plain `nbgrader autograde` run here finds them too.
+os.environ.setdefault({env!r}, str(_here / {references!r}))
+'''
+
+GITIGNORE = """\
+# Instructor-only: never commit the course secret or the hidden references.
+{secret}
+hidden/
+""".format(secret=SECRET_FILE)
+
+
+class CourseError(RuntimeError):
+    """Something is wrong with the course directory (message says what and where)."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """Paths of one nbgrader course directory."""
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root).resolve())
+
+    @property
+    def config_path(self):
+        return self.root / "nbgrader_config.py"
+
+    @property
+    def secret_path(self):
+        return self.root / SECRET_FILE
+
+    @property
+    def references_path(self):
+        return self.root / REFERENCES_FILE
+
+    @property
+    def gradebook_path(self):
+        return self.root / "gradebook.db"
+
+    @property
+    def gradebook_url(self):
+        return f"sqlite:///{self.gradebook_path}"
+
+    def source_dir(self, assignment=ASSIGNMENT):
+        return self.root / "source" / assignment
+
+    def release_dir(self, assignment=ASSIGNMENT):
+        return self.root / "release" / assignment
+
+    def bundle_path(self, assignment=ASSIGNMENT):
+        return self.root / f"{assignment}_student.zip"
+
+    # ------------------------------------------------------------ set-up steps
+
+    def write_config(self, assignment=ASSIGNMENT):
+        """Write nbgrader_config.py unless one is there (an instructor may have edited it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.config_path.exists():
+            self.config_path.write_text(CONFIG_TEMPLATE.format(
+                course_id=COURSE_ID, assignment=assignment, timeout=CELL_TIMEOUT_S,
+                env=REFERENCES_ENV, references=REFERENCES_FILE.as_posix()))
+        gitignore = self.root / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text(GITIGNORE)
+
+    def secret(self) -> bytes:
+        """The course secret: created (0600) on first use, the same bytes ever after."""
+        path = self.secret_path
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            print(f"warning: {path} was readable by others (mode {mode:o}); set to 0600",
+                  file=sys.stderr)
+            path.chmod(0o600)
+        text = path.read_text().strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) < 16:
+            raise CourseError(
+                f"{path} must hold the course secret as hex (64 characters, written by "
+                f"`rnn-assignment release`); it holds {len(text)} characters that are not. "
+                f"Restore it from your backup: a new secret changes every hidden case.")
+        return key
+
+    def install_source(self, assignment=ASSIGNMENT, notebooks_dir=SOURCE_NOTEBOOKS):
+        """Copy the source notebooks into source/<assignment>/, removing anything else there."""
+        dest = self.source_dir(assignment)
+        missing = [n for n in NOTEBOOKS if not (Path(notebooks_dir) / n).is_file()]
+        if missing:
+            raise CourseError(f"source notebook(s) missing in {notebooks_dir}: {', '.join(missing)}")
+        if dest.exists():
+            for entry in dest.iterdir():
+                if entry.name not in NOTEBOOKS:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in NOTEBOOKS:
+            shutil.copyfile(Path(notebooks_dir) / name, dest / name)
+
+
+def tools_path(path):
+    """PATH with this Python's scripts folder first (nbgrader calls `alembic`, `jupyter` by name).
+
+    Needed when the virtual environment is used without being activated
+    (``.venv/bin/rnn-assignment ...``).
+    """
+    scripts = str(Path(sys.executable).parent)
+    parts = path.split(os.pathsep) if path else []
+    return os.pathsep.join([scripts] + [p for p in parts if p != scripts])
+
+
+def tools_env(**extra):
+    """os.environ for an nbgrader subprocess: tools on PATH, plus ``extra``."""
+    env = dict(os.environ)
+    env["PATH"] = tools_path(env.get("PATH", ""))
+    env.update(extra)
+    return env

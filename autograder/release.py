@@ -1,0 +1,462 @@
+"""``rnn-assignment release``: from the source notebooks to what students get.
+
+Instructor-only. One call, in order:
+
+1. check that every autograded cell's points equal the ``UNITS`` table
+   (``autograder.hidden_cases``, the single source of truth for points) and
+   that ``assignment/public_checks.npz`` agrees with it;
+2. set up the course directory (``autograder.course``): config, .gitignore,
+   source notebooks;
+3. the course secret (created once, reused) and the hidden references built
+   from it; a release refuses to replace references built from another
+   secret (a lost secret would silently change every hidden case);
+4. ``nbgrader generate_assignment --force``: ``release/<assignment>/``, and
+   the assignment with its graded cells in the gradebook;
+5. a scan of the release notebooks for solution or hidden-test text;
+6. unless ``--skip-checks``: real ``nbgrader autograde`` in a throwaway copy
+   of the course: the source notebooks (the solutions) must get every
+   autograded point, the untouched release notebooks none;
+7. the student bundle ``<assignment>_student.zip`` (deterministic: the same
+   sources give the same bytes).
+
+Every step that fails raises :class:`ReleaseError` with what is wrong and
+where.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from .course import (ASSIGNMENT, COURSE_ID, NOTEBOOKS, REFERENCES_ENV, REPO, SOURCE_NOTEBOOKS,
+                     Course, CourseError, tools_env)
+
+STUDENT_BUNDLE_FILES = Path(__file__).resolve().parent / "student_bundle"
+
+# Text that must never reach students (nbgrader removes the regions; this checks it did).
+LEAK_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS",
+                "END HIDDEN TESTS", "grade_unit", "kernel_grading", "import autograder",
+                "from autograder")
+
+# Student ids of the two submissions made by the release check.
+SOLUTION_STUDENT = "release-check-solutions"
+UNTOUCHED_STUDENT = "release-check-untouched"
+
+# Fixed timestamp of every zip entry, so the bundle's bytes depend on content only.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+class ReleaseError(RuntimeError):
+    """The release cannot go out as it is; the message says why and what to look at."""
+
+
+class GradedCell(NamedTuple):
+    """A cell nbgrader scores: an autograded test cell, or a written answer graded by hand."""
+
+    grade_id: str
+    points: float
+    manual: bool  # a written answer (a solution cell that is also graded)
+
+
+@dataclass
+class ReleaseResult:
+    course: Course
+    assignment: str
+    points: dict                     # notebook -> [GradedCell], in notebook order
+    checked: bool
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)  # step -> seconds
+    # of the autograde check: student id -> grade_id -> (score, max_score); score None for
+    # a written answer left to a human grader
+    check_scores: dict = field(default_factory=dict)
+
+    @property
+    def release_dir(self):
+        return self.course.release_dir(self.assignment)
+
+    @property
+    def bundle_path(self):
+        return self.course.bundle_path(self.assignment)
+
+
+# ------------------------------------------------------------------ the whole command
+
+
+def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_NOTEBOOKS,
+            echo=print) -> ReleaseResult:
+    """Release ``assignment`` into the course directory ``course_dir``; see the module doc."""
+    start = time.perf_counter()
+    timings = {}
+
+    def step(name, func, *args):
+        t0 = time.perf_counter()
+        echo(f"[release] {name} ...")
+        value = func(*args)
+        timings[name] = time.perf_counter() - t0
+        return value
+
+    from .hidden_cases import build_references
+
+    course = Course(course_dir)
+    points = graded_cells(Path(notebooks_dir))
+    check_points_against_units(points)
+    check_public_checks()
+    if course.references_path.exists() and not course.secret_path.exists():
+        raise ReleaseError(_secret_mismatch(course, "there is no course secret"))
+    try:
+        step("course directory", _set_up_course, course, assignment, notebooks_dir)
+        secret = course.secret()
+    except CourseError as err:
+        raise ReleaseError(str(err)) from None
+    check_references_match_secret(course, secret)
+    step("hidden references", build_references, secret, course.references_path)
+    step("nbgrader generate_assignment", generate_assignment, course, assignment)
+    step("leak scan", check_release_has_no_solutions, course, assignment, secret)
+    scores = {}
+    if check:
+        scores = step("autograde check (solutions and untouched release)", check_release,
+                      course, assignment)
+    step("student bundle", write_student_bundle, course, assignment, points, secret)
+    result = ReleaseResult(course, assignment, points, check, time.perf_counter() - start,
+                           timings, scores)
+    echo(summary(result))
+    return result
+
+
+def _set_up_course(course, assignment, notebooks_dir):
+    course.write_config(assignment)
+    course.install_source(assignment, notebooks_dir)
+
+
+def check_references_match_secret(course, secret):
+    """Existing hidden references must come from this secret (or be deleted on purpose)."""
+    from assignment.checks import read_check_file
+
+    from .hidden_cases import secret_fingerprint
+
+    if not course.references_path.exists():
+        return
+    try:
+        built_with = read_check_file(course.references_path)[0].get("secret_fingerprint")
+    except (OSError, ValueError) as err:
+        raise ReleaseError(f"{course.references_path} cannot be read ({err}); delete it to "
+                           f"rebuild it from the course secret") from None
+    if built_with != secret_fingerprint(secret):
+        raise ReleaseError(_secret_mismatch(course, f"{course.secret_path.name} is another one"))
+
+
+def _secret_mismatch(course, what):
+    return (f"{course.references_path} was built from a course secret, but {what}. A new secret "
+            f"changes every hidden case: restore {course.secret_path} from your backup, or, to "
+            f"start over with new hidden cases on purpose, delete {course.references_path}.")
+
+
+def summary(result: ReleaseResult) -> str:
+    course, a = result.course, result.assignment
+    lines = [
+        f"Released {a} in {result.seconds:.1f} s",
+        f"  course directory   {course.root}",
+        f"  release notebooks  {result.release_dir}",
+        f"  student bundle     {result.bundle_path}",
+        f"  hidden references  {course.references_path}  (never give these out)",
+        f"  course secret      {course.secret_path}  (back it up; never give it out)",
+        "",
+        point_table(result.points),
+        "",
+        ("Checks passed: nbgrader autograde gives the solutions every autograded point and "
+         "the untouched release none." if result.checked else
+         "Checks skipped (--skip-checks): the release was not autograded."),
+    ]
+    return "\n".join(lines)
+
+
+def point_table(points) -> str:
+    """Markdown table of the graded cells of every notebook, with totals."""
+    rows = ["| notebook | graded cell | points |", "|---|---|---:|"]
+    grand = 0
+    for notebook, cells in points.items():
+        for cell in cells:
+            rows.append(f"| {notebook} | {cell.grade_id} | {_fmt(cell.points)}"
+                        f"{' (written answer, graded by hand)' if cell.manual else ''} |")
+        total = sum(cell.points for cell in cells)
+        grand += total
+        rows.append(f"| {notebook} | **total** | **{_fmt(total)}** |")
+    rows.append(f"| | **assignment total** | **{_fmt(grand)}** |")
+    return "\n".join(rows)
+
+
+def _fmt(p):
+    return f"{p:g}"
+
+
+# ------------------------------------------------------------------ points = UNITS
+
+
+def graded_cells(notebooks_dir) -> dict:
+    """notebook file name -> [GradedCell] of its graded cells, in notebook order."""
+    table = {}
+    for name in NOTEBOOKS:
+        path = Path(notebooks_dir) / name
+        if not path.is_file():
+            raise ReleaseError(f"source notebook missing: {path}")
+        table[name] = []
+        for cell in json.loads(path.read_text())["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                table[name].append(GradedCell(meta.get("grade_id", "<no grade_id>"),
+                                              float(meta.get("points", 0)),
+                                              bool(meta.get("solution"))))
+    return table
+
+
+def check_points_against_units(points) -> None:
+    """Every autograded cell is ``test_<unit>`` of a UNITS entry, in its notebook, with its points.
+
+    Written answers (graded by hand) are not units; they only need points.
+    """
+    from .hidden_cases import UNITS
+
+    expected = {f"test_{unit}": (_unit_notebook(spec), float(spec.points))
+                for unit, spec in UNITS.items()}
+    problems = []
+    seen = set()
+    for notebook, cells in points.items():
+        for grade_id, p, manual in cells:
+            if grade_id in seen:
+                problems.append(f"{notebook}: grade_id {grade_id} is used twice")
+            seen.add(grade_id)
+            if manual:
+                if p <= 0:
+                    problems.append(f"{notebook}: written answer {grade_id} has no points")
+                continue
+            if grade_id not in expected:
+                problems.append(f"{notebook}: graded cell {grade_id} is not a unit of UNITS "
+                                f"(autograded cells are named test_<unit>)")
+                continue
+            want_nb, want_p = expected[grade_id]
+            if want_nb != notebook:
+                problems.append(f"{notebook}: graded cell {grade_id} belongs in {want_nb} "
+                                f"according to UNITS")
+            if p != want_p:
+                problems.append(f"{notebook}: graded cell {grade_id} has points={_fmt(p)} but "
+                                f"UNITS says {_fmt(want_p)}")
+    for grade_id, (nb, _) in expected.items():
+        if grade_id not in seen:
+            problems.append(f"{nb}: no graded cell {grade_id} for unit {grade_id[5:]} of UNITS")
+    if problems:
+        raise ReleaseError("the notebooks' graded cells do not match autograder/hidden_cases.py "
+                           "UNITS (the single source of truth for points):\n  - "
+                           + "\n  - ".join(problems))
+
+
+def check_public_checks() -> None:
+    """assignment/public_checks.npz (what students check against) agrees with UNITS."""
+    from assignment.checks import PUBLIC_CHECKS, read_check_file
+
+    from .hidden_cases import UNITS
+
+    rebuild = "rebuild it with `python -m autograder.hidden_cases` and commit it"
+    if not PUBLIC_CHECKS.is_file():
+        raise ReleaseError(f"{PUBLIC_CHECKS} is missing: the students' check cells need it; "
+                           f"{rebuild}")
+    header, units = read_check_file(PUBLIC_CHECKS)
+    problems = []
+    if header.get("kind") != "public":
+        problems.append(f"it is a {header.get('kind')!r} file, not the public one")
+    problems += [f"{u} has hidden cases" for u, c in units.items()
+                 if any(case.hidden for case in c.cases)]
+    for name, unit in UNITS.items():
+        public_dims = [case.dims for case in unit.cases if not case.hidden]
+        if name not in units:
+            problems.append(f"unit {name} is missing")
+        elif units[name].points != dict(unit.outputs) or \
+                [case.dims for case in units[name].cases] != public_dims:
+            problems.append(f"unit {name} differs from UNITS (points or public cases)")
+    if problems:
+        raise ReleaseError(f"{PUBLIC_CHECKS} is out of date: " + "; ".join(problems)
+                           + f". {rebuild}.")
+
+
+def _unit_notebook(spec):
+    name = spec.notebook
+    return name if name.endswith(".ipynb") else name + ".ipynb"
+
+
+# ------------------------------------------------------------------ nbgrader
+
+
+def nbgrader(course, *args, env=None, check=True):
+    """Run ``nbgrader <args>`` (this Python's nbgrader) in the course directory."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course.root,
+                          env=env or tools_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise ReleaseError(f"`nbgrader {' '.join(args)}` failed in {course.root} "
+                           f"(exit {proc.returncode}):\n{_tail(proc.stdout + proc.stderr)}")
+    return proc
+
+
+def _tail(text, lines=40):
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def generate_assignment(course, assignment=ASSIGNMENT):
+    """release/<assignment>/ from source/<assignment>/, overwriting an earlier release."""
+    nbgrader(course, "generate_assignment", assignment, "--force")
+    missing = [n for n in NOTEBOOKS if not (course.release_dir(assignment) / n).is_file()]
+    if missing:
+        raise ReleaseError(f"nbgrader generate_assignment did not write {', '.join(missing)} "
+                           f"into {course.release_dir(assignment)}")
+
+
+def check_release_has_no_solutions(course, assignment, secret):
+    """No solution region, hidden test or secret in the release notebooks."""
+    found = []
+    for name in NOTEBOOKS:
+        text = (course.release_dir(assignment) / name).read_text()
+        found += [f"{name}: {m!r}" for m in LEAK_MARKERS if m in text]
+        if secret.hex() in text:
+            found.append(f"{name}: the course secret")
+    if found:
+        raise ReleaseError("the release notebooks contain instructor-only text:\n  - "
+                           + "\n  - ".join(found))
+
+
+# ------------------------------------------------------------------ autograde check
+
+
+def autograde_copy(course, assignment, submissions, workdir):
+    """Autograde ``submissions`` with real nbgrader in a copy of the course under ``workdir``.
+
+    submissions: student id -> folder holding that student's notebooks.
+    Returns (copy_root, scores) with scores[student][grade_id] = (score, max_score),
+    score None for a written answer waiting for a human grader. The course's own
+    gradebook and folders are never written.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    copy = Course(Path(workdir) / "course")
+    copy.root.mkdir(parents=True)
+    shutil.copy2(course.config_path, copy.config_path)
+    shutil.copy2(course.gradebook_path, copy.gradebook_path)
+    shutil.copytree(course.source_dir(assignment), copy.source_dir(assignment))
+    copy.references_path.parent.mkdir(parents=True)
+    shutil.copy2(course.references_path, copy.references_path)
+    for student, folder in submissions.items():
+        dest = copy.root / "submitted" / student / assignment
+        dest.mkdir(parents=True)
+        for name in NOTEBOOKS:
+            if (Path(folder) / name).exists():
+                shutil.copy2(Path(folder) / name, dest / name)
+
+    # this copy's references, whatever the shell says
+    env = tools_env(**{REFERENCES_ENV: str(copy.references_path)})
+    proc = nbgrader(copy, "autograde", assignment, env=env, check=False)
+    scores = {}
+    with Gradebook(copy.gradebook_url, COURSE_ID) as gb:
+        for student in submissions:
+            scores[student] = {}
+            for name in NOTEBOOKS:
+                try:
+                    nb = gb.find_submission_notebook(Path(name).stem, assignment, student)
+                except MissingEntry:
+                    raise ReleaseError(
+                        f"nbgrader autograde produced no grades for {student}/{name} in "
+                        f"{copy.root}:\n{_tail(proc.stdout + proc.stderr)}") from None
+                for grade in nb.grades:
+                    waiting = grade.auto_score is None and grade.manual_score is None
+                    scores[student][grade.name] = (None if waiting else grade.score,
+                                                   grade.max_score)
+    return copy.root, scores
+
+
+def check_release(course, assignment=ASSIGNMENT):
+    """Solutions get every point and the untouched release none, under real nbgrader autograde.
+
+    Written answers are left out of the solutions' side: nbgrader leaves them
+    for grading by hand. Runs in a temporary copy; kept (and named in the
+    error) only when the check fails.
+    """
+    manual = {c.grade_id for cells in graded_cells(course.source_dir(assignment)).values()
+              for c in cells if c.manual}
+    workdir = Path(tempfile.mkdtemp(prefix="rnn-release-check-"))
+    copy_root, scores = autograde_copy(course, assignment, {
+        SOLUTION_STUDENT: course.source_dir(assignment),
+        UNTOUCHED_STUDENT: course.release_dir(assignment),
+    }, workdir)
+    problems = [f"{gid}: the solutions get {_fmt_score(s)} of {_fmt(m)}"
+                for gid, (s, m) in sorted(scores[SOLUTION_STUDENT].items())
+                if s != m and gid not in manual]
+    problems += [f"{gid}: the untouched release gets {_fmt_score(s)} of {_fmt(m)} (must be 0)"
+                 for gid, (s, m) in sorted(scores[UNTOUCHED_STUDENT].items()) if s != 0]
+    if problems:
+        raise ReleaseError(
+            "release check failed (real nbgrader autograde):\n  - " + "\n  - ".join(problems)
+            + f"\nThe autograded notebooks are kept in "
+              f"{copy_root / 'autograded'} for inspection.")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return scores
+
+
+def _fmt_score(s):
+    return "no score (needs manual grading)" if s is None else _fmt(s)
+
+
+# ------------------------------------------------------------------ student bundle
+
+
+def student_bundle_entries(course, assignment, points):
+    """Sorted [(path inside the zip, bytes)] of the student bundle."""
+    top = assignment
+    entries = {}
+    for name in NOTEBOOKS:
+        entries[name] = (course.release_dir(assignment) / name).read_bytes()
+    package = REPO / "assignment"
+    for path in sorted(package.rglob("*")):
+        rel = path.relative_to(REPO)
+        if path.is_file() and not _skipped(rel):
+            entries[rel.as_posix()] = path.read_bytes()
+    entries["datasets/get_coco_captioning.py"] = (REPO / "datasets" / "get_coco_captioning.py") \
+        .read_bytes()
+    entries["pyproject.toml"] = (STUDENT_BUNDLE_FILES / "pyproject.toml").read_bytes()
+    entries["environment.yml"] = (STUDENT_BUNDLE_FILES / "environment.yml").read_bytes()
+    readme = (STUDENT_BUNDLE_FILES / "README.md").read_text()
+    entries["README.md"] = readme.replace("{point_table}", point_table(points)).encode()
+    return [(f"{top}/{rel}", data) for rel, data in sorted(entries.items())]
+
+
+def _skipped(rel):
+    parts = rel.parts
+    return (any(p == "__pycache__" or p.startswith(".") for p in parts)
+            or rel.suffix in (".pyc", ".pyo"))
+
+
+def write_student_bundle(course, assignment, points, secret):
+    entries = student_bundle_entries(course, assignment, points)
+    leaks = [name for name, data in entries
+             if secret.hex().encode() in data or secret in data]
+    if leaks:
+        raise ReleaseError(f"the course secret appears in {', '.join(leaks)}; not writing the "
+                           f"student bundle")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so the permission bits below mean the same everywhere
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    path = course.bundle_path(assignment)
+    tmp = path.with_suffix(".zip.part")
+    tmp.write_bytes(buffer.getvalue())
+    os.replace(tmp, path)
+    return path
