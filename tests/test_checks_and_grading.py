@@ -147,7 +147,7 @@ def test_not_implemented_is_a_friendly_line(capsys):
     with pytest.raises(AssertionError, match="rnn_step_forward is not implemented yet"):
         check_unit("rnn_step_forward", ns["rnn_step_forward"])
     out = capsys.readouterr().out
-    assert "write your code between ### BEGIN SOLUTION and ### END SOLUTION" in out
+    assert "replace `# YOUR CODE HERE`" in out
     assert "Traceback" not in out
 
 
