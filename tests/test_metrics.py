@@ -21,7 +21,7 @@ def _random_corpus(rng, n, vocab=12):
     return refs, hyps
 
 
-@pytest.mark.filterwarnings("ignore:.*counts of .-gram overlaps:UserWarning")  # NLTK's zero-score notice
+@pytest.mark.filterwarnings("ignore::UserWarning")  # NLTK says when a BLEU order scores zero
 @pytest.mark.parametrize("seed", range(5))
 def test_corpus_bleu_matches_nltk_on_random_corpora(seed):
     refs, hyps = _random_corpus(np.random.default_rng(seed), 60)
