@@ -377,6 +377,22 @@ def test_bundle_package_imports_from_the_unpacked_folder(bundle, tmp_path):
     assert int(out.stdout.splitlines()[1]) == len(UNITS)
 
 
+def test_student_bundle_builds_a_wheel_with_only_the_assignment_package(bundle, tmp_path):
+    # what `pip install .` in the unpacked bundle installs (no dependencies fetched)
+    for name, data in bundle.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                          str(tmp_path / "wheel"), "."], cwd=tmp_path / ASSIGNMENT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        packaged = {n for n in zf.namelist() if ".dist-info/" not in n}
+    expected = {f"assignment/{p.name}" for p in (REPO / "assignment").glob("*.py")}
+    assert packaged == expected | {"assignment/public_checks.npz"}
+
+
 # ------------------------------------------------------------ real nbgrader autograde
 
 
