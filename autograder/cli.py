@@ -12,7 +12,15 @@ Later subcommands (grade, bench) hang off the same parser.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# One BLAS thread per process (unless the caller chose otherwise). The matrices
+# here are small, so a second thread gains little, while BLAS threads spinning
+# against other busy processes on a shared machine slowed training 10-100x in
+# our measurements. Set before anything imports NumPy.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 
 def _cmd_data(args, rest):
