@@ -263,6 +263,15 @@ def _load_vocab(directory: Path) -> tuple[list, dict]:
     return idx_to_word, word_to_idx
 
 
+def _out_of_range(indices: np.ndarray, upper: int):
+    """An entry of ``indices`` outside [0, upper), or None if all are inside."""
+    if indices.size == 0:
+        return None
+    if indices.max() >= upper:
+        return indices.max()
+    return indices.min() if indices.min() < 0 else None
+
+
 def _load_captions(directory: Path, vocab_size: int) -> tuple[dict, Path, str | None]:
     """Caption arrays of both splits, checked for dtype, shape and vocabulary range."""
     path = _require_file(directory, CAPTIONS_FILE)
@@ -292,8 +301,8 @@ def _load_captions(directory: Path, vocab_size: int) -> tuple[dict, Path, str | 
                 f"{path}: {split}_image_idxs has {idxs.shape[0]} entries but {split}_captions has "
                 f"{caps.shape[0]} rows (one image index per caption). {_how_to_fix(directory)}"
             )
-        if caps.size and (caps.min() < 0 or caps.max() >= vocab_size):
-            bad = caps.max() if caps.max() >= vocab_size else caps.min()
+        bad = _out_of_range(caps, vocab_size)
+        if bad is not None:
             raise DataError(
                 f"{path}: {split}_captions contains word index {bad}, outside the vocabulary "
                 f"of {vocab_size} words in {directory / VOCAB_FILE}: the captions and the "
@@ -406,8 +415,8 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, seed=231) -
         data[f"{split}_urls"] = _load_urls(directory, split, rows, path)
         ids.append((directory / images_file(split), _check_images_file(directory, split, rows, path)))
         image_idxs = data[f"{split}_image_idxs"]
-        if image_idxs.size and (image_idxs.min() < 0 or image_idxs.max() >= rows):
-            bad = image_idxs.max() if image_idxs.max() >= rows else image_idxs.min()
+        bad = _out_of_range(image_idxs, rows)
+        if bad is not None:
             raise DataError(
                 f"{captions_path}: {split}_image_idxs contains image index {bad} but {path} has "
                 f"only {rows} feature rows: the captions and the features come from different "

@@ -605,31 +605,21 @@ def _t_count(scene, rng):
     return words + _background_phrase(scene, rng) if rng.random() < 0.5 else words
 
 
-def _t_groups(scene, rng):
-    """'two red circles and a blue star', 'three green triangles'."""
-    groups = _groups(scene, by_color=True, by_shape=True)
-    if len(groups) == len(scene.objects):  # nothing to count
-        return None
-    parts = [_group_phrase(scene, g, rng, True, True) for g in groups]
-    return _join([parts[k] for k in rng.permutation(len(parts))])
+def _grouped_template(by_color, by_shape, doc):
+    """A template that counts the objects sharing colour and/or shape (None if none do)."""
+    def template(scene, rng):
+        groups = _groups(scene, by_color=by_color, by_shape=by_shape)
+        if len(groups) == len(scene.objects):  # nothing to count
+            return None
+        parts = [_group_phrase(scene, g, rng, by_color, by_shape) for g in groups]
+        return _join([parts[k] for k in rng.permutation(len(parts))])
+    template.__doc__ = doc
+    return template
 
 
-def _t_shape_groups(scene, rng):
-    """'two circles and a star', 'three triangles' (colours left out)."""
-    groups = _groups(scene, by_color=False, by_shape=True)
-    if len(groups) == len(scene.objects):
-        return None
-    parts = [_group_phrase(scene, g, rng, False, True) for g in groups]
-    return _join([parts[k] for k in rng.permutation(len(parts))])
-
-
-def _t_color_groups(scene, rng):
-    """'two red shapes and a blue object' (shapes left out)."""
-    groups = _groups(scene, by_color=True, by_shape=False)
-    if len(groups) == len(scene.objects):
-        return None
-    parts = [_group_phrase(scene, g, rng, True, False) for g in groups]
-    return _join([parts[k] for k in rng.permutation(len(parts))])
+_t_groups = _grouped_template(True, True, "'two red circles and a blue star', 'three green triangles'.")
+_t_shape_groups = _grouped_template(False, True, "'two circles and a star' (colours left out).")
+_t_color_groups = _grouped_template(True, False, "'two red shapes and a blue object' (shapes left out).")
 
 
 TEMPLATES = {
