@@ -50,6 +50,11 @@ def _cmd_release(args, rest):
     return 0
 
 
+def _cmd_bench(args, rest):
+    from . import bench
+    return bench.main(rest)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnn-assignment",
@@ -83,14 +88,19 @@ def build_parser():
                    help="do not autograde the solutions and the untouched release (saves "
                         "most of the time; not for a release that goes out)")
     p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser("bench", add_help=False,
+                       help="measure speed against the limits (GEMM bound, PyTorch, plain "
+                            "nbgrader); --help for options")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    # `data` forwards its own options to the dataset builder
-    if argv and argv[0] == "data":
+    # `data` and `bench` take their own options
+    if argv and argv[0] in ("data", "bench"):
         args, rest = parser.parse_args(argv[:1]), argv[1:]
     else:
         args, rest = parser.parse_args(argv), []
