@@ -5,8 +5,10 @@
     rnn-assignment report                BLEU of reference RNN and LSTM vs baselines
     rnn-assignment release --course DIR  nbgrader course set-up, hidden references, release,
                                          autograde check, student bundle (autograder/release.py)
-
-Later subcommands (grade, bench) hang off the same parser.
+    rnn-assignment grade --course DIR SUBMISSIONS [--workers N] [--student ID]
+                                         sandboxed, parallel grading into nbgrader (autograder/grading.py)
+    rnn-assignment feedback|export --course DIR   feedback HTML again; the grade files again
+    rnn-assignment bench [--quick]       speed against its limits (autograder/bench.py)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 # One BLAS thread per process (unless the caller chose otherwise). The matrices
 # here are small, so a second thread gains little, while BLAS threads spinning
@@ -47,6 +50,55 @@ def _cmd_release(args, rest):
     except ReleaseError as err:
         print(f"release failed: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _grade_options(args):
+    from .grading import DEFAULT_ZIP_REGEXP, GradeOptions
+    return GradeOptions(workers=args.workers, scheduler=args.scheduler, student=args.student,
+                        cell_timeout=args.cell_timeout, total_timeout=args.timeout,
+                        memory_gb=args.memory_gb, rerun=args.rerun,
+                        feedback=not args.no_feedback, progress=not args.no_progress,
+                        zip_regexp=args.zip_regexp or DEFAULT_ZIP_REGEXP)
+
+
+def _cmd_grade(args, rest):
+    from .grading import GradingError, grade, grade_table
+    try:
+        report = grade(args.course, args.submissions, _grade_options(args),
+                       assignment=args.assignment)
+    except GradingError as err:
+        print(f"grade failed: {err}", file=sys.stderr)
+        return 1
+    print(grade_table(report))
+    course = report.course
+    print(f"grades: {course / 'grades.csv'}, per test: {course / 'grades_by_test.csv'}, "
+          f"for review: {course / 'review.csv'}, feedback: {course / 'feedback'}/")
+    return 0
+
+
+def _cmd_export(args, rest):
+    from .course import Course
+    from .grading import GradingError, export
+    try:
+        paths = export(Course(args.course), args.assignment)
+    except GradingError as err:
+        print(f"export failed: {err}", file=sys.stderr)
+        return 1
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_feedback(args, rest):
+    from .course import Course
+    from .grading import GradingError, generate_feedback
+    try:
+        written = generate_feedback(Course(args.course), args.assignment, student=args.student)
+    except GradingError as err:
+        print(f"feedback failed: {err}", file=sys.stderr)
+        return 1
+    print(f"feedback written for {len(written)} student(s) under {Path(args.course) / 'feedback'}/")
     return 0
 
 
@@ -88,6 +140,46 @@ def build_parser():
                    help="do not autograde the solutions and the untouched release (saves "
                         "most of the time; not for a release that goes out)")
     p.set_defaults(func=_cmd_release)
+
+    text = ("grade submissions: each notebook runs sandboxed on a Dask worker, is scored outside "
+            "its kernel against the hidden references and recorded with nbgrader; writes "
+            "grades.csv, grades_by_test.csv, review.csv and feedback")
+    p = sub.add_parser("grade", help=text, description=text)
+    p.add_argument("--course", required=True, metavar="DIR", help="the released course directory")
+    p.add_argument("submissions", nargs="?", default=None, metavar="SUBMISSIONS",
+                   help="folder of <student_id>/<notebook>.ipynb, or an LMS zip (nbgrader "
+                        "zip_collect naming); default: regrade what is in DIR/submitted")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: the number of cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local workers")
+    p.add_argument("--student", default=None, metavar="ID", help="grade only this student")
+    p.add_argument("--cell-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="longest a cell may run (default 120)")
+    p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
+                   help="longest a notebook may run in all (default 900)")
+    p.add_argument("--memory-gb", type=float, default=3.0,
+                   help="memory of each sandboxed process, GiB (default 3)")
+    p.add_argument("--rerun", action="store_true",
+                   help="run every notebook again, even those unchanged since the last run")
+    p.add_argument("--no-feedback", action="store_true", help="do not write feedback HTML")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--zip-regexp", default=None, metavar="REGEXP",
+                   help="file-name pattern of the LMS zip (nbgrader FileNameCollectorPlugin."
+                        "named_regexp; default: <assignment>_<student>_attempt_<time>_<notebook>)")
+    p.add_argument("--assignment", default="rnn_captioning")
+    p.set_defaults(func=_cmd_grade)
+
+    for name, func, text in (
+            ("export", _cmd_export, "write grades.csv (nbgrader export), grades_by_test.csv and "
+                                    "review.csv from the gradebook and the stored results"),
+            ("feedback", _cmd_feedback, "write the feedback HTML again (hidden tests removed)")):
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--course", required=True, metavar="DIR")
+        p.add_argument("--assignment", default="rnn_captioning")
+        if name == "feedback":
+            p.add_argument("--student", default=None, metavar="ID")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("bench", add_help=False,
                        help="measure speed against the limits (GEMM bound, PyTorch, plain "

@@ -1,0 +1,724 @@
+"""``rnn-assignment grade``: every submission sandboxed, scored outside its kernel, into nbgrader.
+
+Instructor-only. One call, in order (docs/grading-at-scale.md has the why):
+
+1. **collect**: a folder ``<student_id>/<notebook>.ipynb`` (other files
+   allowed) or an LMS zip (nbgrader ``zip_collect`` naming) goes into the
+   course's ``submitted/<student>/<assignment>/``;
+2. **restore** (``autograder.restore``): each notebook gets back every cell the
+   student may not change, from the instructor's source;
+3. **run**: each restored notebook runs in a bubblewrap sandbox
+   (``autograder.sandbox``) on a Dask worker: a local cluster of ``workers``
+   processes by default, or the cluster at ``scheduler``. Workers get only the
+   notebook, the student's files and the grading inputs (hidden inputs, no
+   expected values); in the kernel, the hidden tests only *collect* the
+   student's outputs (``autograder/kernel/rnn_grading_kernel.py``);
+4. **score** (``autograder.scoring``), here, outside every kernel, against the
+   hidden references. A run that stopped (kernel died, cell or total time
+   limit) keeps the points of the tests that ran; the rest get zero and the
+   submission is flagged for review with the reason;
+5. **record** with nbgrader's own ``Autograde`` converter, one student at a time
+   in this process (the only writer of the gradebook; SQLite by default, any
+   SQLAlchemy URL through ``c.CourseDirectory.db_url`` in nbgrader_config.py),
+   then ``generate_feedback`` (hidden tests removed) and the exports:
+   ``grades.csv`` (nbgrader's export), ``grades_by_test.csv`` and ``review.csv``.
+
+Results are kept per notebook in ``grading/results/`` under a key made of
+everything that decides them (the restored notebook, the student's files, the
+grading inputs, the limits, the grader's code); a run with the same key is not
+repeated, so grading again is idempotent and cheap, and ``student`` regrades
+one student. A result is replaced only by a newer *finished* run: when the
+sandbox or a worker fails (not the student's code), the earlier grade stays and
+the report says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .course import ASSIGNMENT, NOTEBOOKS, Course, tools_env
+from .grading_worker import (JOB_FORMAT, KERNEL_MODULE_DIR, MAX_STUDENT_FILE_BYTES,
+                             STUDENT_FILE_TYPES, execute_job)
+from .restore import grade_id, is_test, restore_notebook
+
+__all__ = ["GradeOptions", "GradeReport", "GradingError", "grade", "import_submissions", "export",
+           "generate_feedback", "grade_table", "nbgrader_config",
+           "DEFAULT_ZIP_REGEXP", "RESULTS_DIR"]
+
+RESULTS_DIR = Path("grading") / "results"
+EXECUTED_DIR = Path("grading") / "executed"
+INPUTS_NAME = "grading_inputs.npz"
+RESULT_FORMAT = 1
+# nbgrader's documented LMS naming: <assignment>_<student>_attempt_<timestamp>_<notebook>.ipynb
+DEFAULT_ZIP_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+)"
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+STOPPED = {"cell_timeout": "a cell ran past the time limit",
+           "total_timeout": "the notebook ran past the total time limit",
+           "kernel_died": "the kernel died",
+           "startup_failed": "the kernel could not start"}
+
+log = logging.getLogger("rnn_assignment.grading")
+
+
+class GradingError(RuntimeError):
+    """Grading cannot start (course not released, bad submissions folder, no sandbox)."""
+
+
+@dataclass
+class GradeOptions:
+    workers: int | None = None          # local Dask workers (default: the number of cores)
+    scheduler: str | None = None        # address of a running Dask scheduler
+    student: str | None = None          # regrade only this student
+    cell_timeout: float = 120.0         # seconds per cell
+    total_timeout: float = 900.0        # seconds per notebook
+    memory_gb: float = 3.0              # address space per sandboxed process
+    rerun: bool = False                 # run again even when a result with the same key exists
+    feedback: bool = True
+    progress: bool = True
+    zip_regexp: str = DEFAULT_ZIP_REGEXP
+
+    def limits(self) -> dict:
+        return {"cell_seconds": float(self.cell_timeout), "total_seconds": float(self.total_timeout),
+                "memory_bytes": int(self.memory_gb * 2**30)}
+
+
+@dataclass
+class GradeReport:
+    course: Path
+    students: list
+    results: dict = field(default_factory=dict)    # (student, notebook) -> result dict
+    ran: int = 0                                   # notebooks run in this call
+    reused: int = 0                                # notebooks whose earlier result was reused
+    kept: dict = field(default_factory=dict)       # (student, notebook) -> why the earlier grade stayed
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ 1. collect
+
+
+def _safe_student(name: str) -> str:
+    if not STUDENT_ID.match(name):
+        raise GradingError(f"{name!r} is not a usable student id (letters, digits and _ . @ + -, "
+                           "starting with a letter or digit): rename that folder")
+    return name
+
+
+def _copy_submission(src: Path, dest: Path) -> None:
+    """Replace dest with the files of src (top level; a student's folder of a few files)."""
+    staging = dest.with_name(dest.name + ".incoming")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for entry in sorted(src.iterdir()):
+        if entry.is_file() and not entry.is_symlink():
+            shutil.copyfile(entry, staging / entry.name)
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.rename(dest)
+
+
+def import_submissions(course: Course, submissions, assignment=ASSIGNMENT, *,
+                       only_student=None, zip_regexp=DEFAULT_ZIP_REGEXP) -> list:
+    """Put the submissions into ``submitted/``; return the student ids (sorted)."""
+    submissions = Path(submissions)
+    if not submissions.exists():
+        raise GradingError(f"{submissions}: no such folder or zip file")
+    if submissions.is_file():
+        if not zipfile.is_zipfile(submissions):
+            raise GradingError(f"{submissions} is neither a folder of <student_id>/<notebook>.ipynb "
+                               "nor a zip file")
+        return _import_zip(course, submissions, assignment, only_student, zip_regexp)
+    students = []
+    for entry in sorted(submissions.iterdir()):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        student = _safe_student(entry.name)
+        if only_student and student != only_student:
+            continue
+        src = entry / assignment if (entry / assignment).is_dir() else entry
+        _copy_submission(src, course.root / "submitted" / student / assignment)
+        students.append(student)
+    if not students:
+        what = f"student {only_student!r}" if only_student else "any student folder"
+        raise GradingError(f"{submissions} holds no {what} (expected <student_id>/<notebook>.ipynb)")
+    return students
+
+
+def _import_zip(course, archive, assignment, only_student, zip_regexp) -> list:
+    """nbgrader's own zip_collect, with the LMS file-name pattern."""
+    target = course.root / "downloaded" / assignment / "archive"
+    shutil.rmtree(target.parent, ignore_errors=True)
+    target.mkdir(parents=True)
+    shutil.copyfile(archive, target / archive.name)
+    before = {p.name for p in (course.root / "submitted").glob("*")} \
+        if (course.root / "submitted").is_dir() else set()
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force",
+         f"--FileNameCollectorPlugin.named_regexp={zip_regexp}"],
+        cwd=course.root, env=tools_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GradingError(f"nbgrader zip_collect failed on {archive}:\n{proc.stdout[-2000:]}"
+                           f"{proc.stderr[-2000:]}")
+    found = set()
+    extracted = course.root / "downloaded" / assignment / "extracted"
+    for path in extracted.rglob("*.ipynb"):
+        match = re.match(zip_regexp, path.name)
+        if match:
+            found.add(match.group("student_id"))
+    if not found:
+        raise GradingError(f"no file in {archive} matches the pattern {zip_regexp!r} (nbgrader's "
+                           "<assignment>_<student>_attempt_<timestamp>_<notebook>.ipynb); pass "
+                           "--zip-regexp for your learning-management system's naming")
+    del before
+    students = sorted(_safe_student(s) for s in found)
+    return [s for s in students if not only_student or s == only_student]
+
+
+def submitted_students(course: Course, assignment=ASSIGNMENT) -> list:
+    root = course.root / "submitted"
+    return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir()) \
+        if root.is_dir() else []
+
+
+# -------------------------------------------------------------- 2. restore, jobs
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), ""
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return None, f"{path.name} could not be read as a notebook ({type(err).__name__})"
+
+
+def _student_files(folder: Path) -> dict:
+    files, total = {}, 0
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if entry.is_file() and entry.suffix.lower() in STUDENT_FILE_TYPES:
+            size = entry.stat().st_size
+            if total + size <= MAX_STUDENT_FILE_BYTES:
+                files[entry.name] = entry.read_bytes()
+                total += size
+    return files
+
+
+def _code_version() -> str:
+    """The grader's code that decides results (a change reruns everything)."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([KERNEL_MODULE_DIR / "rnn_grading_kernel.py", here / "sandbox.py",
+                        here / "scoring.py", here / "restore.py", here / "grading_worker.py",
+                        here / "hidden_cases.py"]):
+        if path.exists():
+            digest.update(path.read_bytes())
+    import assignment.checks as checks
+    digest.update(Path(checks.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _key(*parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True,
+                                                                      default=str).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class _Job:
+    student: str
+    notebook: str               # without .ipynb
+    nb: dict                    # restored
+    files: dict
+    changes: list
+    unreadable: str             # why the submission could not be read ("" if it could)
+    key: str = ""
+
+
+def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, dict]:
+    """Restored notebooks to run, and the results of notebooks not submitted."""
+    jobs, missing = [], {}
+    version = _code_version()
+    for student in students:
+        folder = course.root / "submitted" / student / assignment
+        files = _student_files(folder)
+        for name in NOTEBOOKS:
+            notebook = name[:-len(".ipynb")]
+            source, _ = _read_json(course.source_dir(assignment) / name)
+            release, _ = _read_json(course.release_dir(assignment) / name)
+            if source is None or release is None:
+                raise GradingError(f"{name} is missing in {course.source_dir(assignment)} or "
+                                   f"{course.release_dir(assignment)}: run `rnn-assignment "
+                                   "release` first")
+            path = folder / name
+            if not path.exists():
+                others = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in NOTEBOOKS)
+                missing[(student, notebook)] = (
+                    f"{name} was not submitted" + (f" (found {', '.join(others)}: the notebook "
+                                                   "must keep its name)" if others else ""))
+                continue
+            submitted, unreadable = _read_json(path)
+            restored = restore_notebook(source, release, submitted)
+            job = _Job(student, notebook, restored.nb, files, restored.changes, unreadable)
+            job.key = _key(JOB_FORMAT, RESULT_FORMAT, version, inputs_digest, options.limits(),
+                           restored.nb, sorted((k, hashlib.sha256(v).hexdigest())
+                                               for k, v in files.items()))
+            jobs.append(job)
+    return jobs, missing
+
+
+def _grading_inputs(course: Course) -> bytes:
+    """The grading-inputs file (hidden inputs, replay tables; no expected values), cached."""
+    from .hidden_cases import build_grading_inputs
+    refs = course.references_path
+    if not refs.is_file():
+        raise GradingError(f"{refs} is missing: run `rnn-assignment release --course "
+                           f"{course.root}` first")
+    path = refs.with_name(INPUTS_NAME)
+    stamp = path.with_suffix(".source")
+    ref_digest = hashlib.sha256(refs.read_bytes()).hexdigest() + _code_version()
+    if not path.is_file() or not stamp.is_file() or stamp.read_text() != ref_digest:
+        built = Path(build_grading_inputs(refs, path))
+        if built != path:
+            shutil.copyfile(built, path)
+        stamp.write_text(ref_digest)
+    return path.read_bytes()
+
+
+# ----------------------------------------------------------------------- 3. run
+
+
+def _progress(total, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=total, desc="grading", unit="notebook", file=sys.stderr)
+
+
+def _run_jobs(jobs, inputs: bytes, options) -> dict:
+    """(student, notebook) -> the worker's result, or an Exception (the run failed, not the code)."""
+    out = {}
+    if not jobs:
+        return out
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if options.scheduler:
+        client = Client(options.scheduler, timeout="30s")
+    else:
+        workers = options.workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=min(workers, len(jobs)), threads_per_worker=1,
+                               processes=True, memory_limit=0, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    bar = _progress(len(jobs), options.progress)
+    try:
+        shared = client.scatter(inputs, broadcast=True)
+        futures = {}
+        for job in jobs:
+            payload = {"format": JOB_FORMAT, "student": job.student, "notebook": job.notebook,
+                       "nb": job.nb, "files": job.files, "inputs_name": INPUTS_NAME}
+            future = client.submit(execute_job, payload, shared, options.limits(), pure=False,
+                                   key=f"grade-{job.student}-{job.notebook}-{job.key[:12]}")
+            futures[future] = (job.student, job.notebook)
+        for future in as_completed(futures):
+            try:
+                out[futures[future]] = future.result()
+            except Exception as err:  # the worker or the sandbox failed, not the student
+                out[futures[future]] = err
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return out
+
+
+# --------------------------------------------------------------------- 4. score
+
+
+def _score(job: _Job, run: dict, references) -> dict:
+    """The result of one notebook: per test, the score and the feedback (no hidden values)."""
+    import nbformat
+
+    from .scoring import score_unit
+
+    executed = nbformat.reads(run["nb"], as_version=4)
+    status = run["status"]
+    stop = run.get("cell_index")
+    reason = STOPPED.get(status, "")
+    if reason and run.get("reason"):
+        reason = f"{reason}: {run['reason']}"
+    tests = []
+    for index, cell in enumerate(executed.cells):
+        if not is_test(cell):
+            continue
+        gid = grade_id(cell)
+        unit = gid[len("test_"):]
+        not_run = None
+        if status != "ok" and stop is not None and index >= stop:
+            not_run = f"not graded because {reason}" if index > stop else \
+                f"not graded: {reason} in this cell"
+        score = score_unit(unit, [dict(o) for o in cell.get("outputs", [])], references,
+                           not_run_reason=not_run)
+        tests.append({"grade_id": gid, "unit": unit, "score": float(score.score),
+                      "max_score": float(score.total), "lines": list(score.lines),
+                      "outputs": [asdict(o) for o in score.outputs]})
+    flagged = status != "ok" or bool(job.unreadable)
+    review = reason or job.unreadable
+    return {"format": RESULT_FORMAT, "key": job.key, "student": job.student,
+            "notebook": job.notebook, "status": status, "reason": review, "flagged": flagged,
+            "changes": job.changes, "tests": tests, "seconds": run.get("seconds"),
+            "worker": run.get("worker"), "graded_at": time.time()}
+
+
+def _missing_result(course, assignment, student, notebook, why) -> dict:
+    from .hidden_cases import notebook_units
+    tests = [{"grade_id": f"test_{unit}", "unit": unit, "score": 0.0, "max_score": spec.points,
+              "lines": [f"{unit}: 0 / {spec.points:g} points ({why})"], "outputs": []}
+             for unit, spec in notebook_units(notebook).items()]
+    return {"format": RESULT_FORMAT, "key": "", "student": student, "notebook": notebook,
+            "status": "missing", "reason": why, "flagged": False, "changes": [], "tests": tests,
+            "seconds": 0.0, "worker": None, "graded_at": time.time()}
+
+
+def _result_path(course, student, notebook) -> Path:
+    return course.root / RESULTS_DIR / student / f"{notebook}.json"
+
+
+def _load_result(course, student, notebook):
+    path = _result_path(course, student, notebook)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if data.get("format") == RESULT_FORMAT else None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# -------------------------------------------------------------- 5. record (nbgrader)
+
+
+def _feedback_text(result: dict, test: dict, first: bool) -> str:
+    lines = list(test["lines"])
+    if first and result["changes"]:
+        lines.append("note: cells you may not change were put back as released before grading "
+                     f"({len(result['changes'])} change(s)); your answers were kept.")
+    if first and result["status"] not in ("ok", "missing"):
+        lines.append(f"note: this notebook's run stopped ({result['reason']}); tests after that "
+                     "point got no points and the course staff will look at it.")
+    return "\n".join(lines)
+
+
+def nbgrader_config(course: Course, assignment=ASSIGNMENT, **extra):
+    """The course's nbgrader configuration (nbgrader_config.py), plus our steps."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
+                                        GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .nbgrader_steps import ApplyScores, UseRestoredNotebook
+
+    config = Config()
+    if course.config_path.is_file():
+        config.merge(PyFileConfigLoader(course.config_path.name,
+                                        path=str(course.root)).load_config())
+    config.CourseDirectory.root = str(course.root)
+    config.CourseDirectory.assignment_id = assignment
+    config.Autograde.sanitize_preprocessors = [UseRestoredNotebook]
+    config.Autograde.autograde_preprocessors = [ApplyScores, IgnorePattern,
+                                                ClearMetadataPreprocessor, LimitOutput,
+                                                SaveAutoGrades, AssignLatePenalties,
+                                                CheckCellMetadata]
+    config.Autograde.create_student = True
+    config.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests,
+                                             CSSHTMLHeaderPreprocessor]
+    for key, value in extra.items():
+        section, name = key.split(".")
+        setattr(getattr(config, section), name, value)
+    return config
+
+
+def _quiet_nbgrader(app) -> None:
+    app.log.setLevel(logging.ERROR)
+
+
+def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
+    """nbgrader autograde (+ feedback) of one student with the given results; '' or the error."""
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    from .nbgrader_steps import PENDING
+
+    PENDING.clear()
+    for (s, notebook), result in results.items():
+        if s != student or result["status"] == "missing":
+            continue
+        job_nb = result["_nb"]
+        scores = {}
+        for i, test in enumerate(result["tests"]):
+            scores[test["grade_id"]] = (test["score"], _feedback_text(result, test, i == 0))
+        PENDING[(student, notebook)] = {"nb": job_nb, "scores": scores}
+    if not PENDING:
+        return ""
+    config = nbgrader_config(course, assignment)
+    config.CourseDirectory.student_id = student
+    try:
+        coursedir = CourseDirectory(config=config)
+        app = Autograde(coursedir=coursedir, config=config)
+        app.force = True
+        _quiet_nbgrader(app)
+        app.start()
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+            for (s, notebook), result in results.items():
+                if s != student or result["status"] == "missing":
+                    continue
+                submission = gb.find_submission_notebook(notebook, assignment, student)
+                submission.flagged = bool(result["flagged"])
+            gb.db.commit()
+        if feedback:
+            fb = GenerateFeedback(coursedir=coursedir, config=config)
+            fb.force = True
+            _quiet_nbgrader(fb)
+            fb.start()
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    finally:
+        PENDING.clear()
+    return ""
+
+
+# ------------------------------------------------------------------- 6. exports
+
+
+def _all_results(course) -> list:
+    out = []
+    root = course.root / RESULTS_DIR
+    for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
+        data = _load_result(course, path.parent.name, path.stem)
+        if data is not None:
+            out.append(data)
+    return out
+
+
+def export(course, assignment=ASSIGNMENT) -> dict:
+    """grades.csv (nbgrader's CSV export), grades_by_test.csv and review.csv; their paths."""
+    from nbgrader.api import Gradebook
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.plugins import CsvExportPlugin
+
+    config = nbgrader_config(course, assignment)
+    coursedir = CourseDirectory(config=config)
+    grades = course.root / "grades.csv"
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        plugin = CsvExportPlugin(config=config)
+        plugin.to = str(grades)
+        plugin.export(gb)
+
+    by_test = course.root / "grades_by_test.csv"
+    review = course.root / "review.csv"
+    results = _all_results(course)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["student_id", "notebook", "grade_id", "score", "max_score", "message"])
+    for result in results:
+        for test in result["tests"]:
+            wrong = [o["message"] for o in test["outputs"] if o["earned"] < o["points"]]
+            message = "right" if test["score"] >= test["max_score"] and not wrong else \
+                "; ".join(dict.fromkeys(wrong)) or (test["lines"][-1] if test["lines"] else "")
+            writer.writerow([result["student"], result["notebook"], test["grade_id"],
+                             f"{test['score']:g}", f"{test['max_score']:g}", message])
+    _write_atomic(by_test, buf.getvalue())
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["student_id", "notebook", "reason"])
+    for result in results:
+        if result["flagged"]:
+            writer.writerow([result["student"], result["notebook"], result["reason"]])
+    _write_atomic(review, buf.getvalue())
+    return {"grades": grades, "grades_by_test": by_test, "review": review}
+
+
+def generate_feedback(course, assignment=ASSIGNMENT, student=None) -> list:
+    """nbgrader generate_feedback (hidden tests removed) for the graded students; their ids."""
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    root = course.root / "autograded"
+    students = sorted(p.name for p in root.iterdir() if (p / assignment).is_dir()) \
+        if root.is_dir() else []
+    students = [s for s in students if student is None or s == student]
+    if not students:
+        raise GradingError(f"nothing graded in {root}" + (f" for {student!r}" if student else "")
+                           + ": run `rnn-assignment grade` first")
+    for sid in students:
+        config = nbgrader_config(course, assignment)
+        config.CourseDirectory.student_id = sid
+        app = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
+        app.force = True
+        _quiet_nbgrader(app)
+        app.start()
+    return students
+
+
+# ---------------------------------------------------------------------- grade
+
+
+def _check_ready(course, assignment):
+    if not course.release_dir(assignment).is_dir() or not course.references_path.is_file():
+        raise GradingError(f"{course.root} has no released assignment {assignment!r}: run "
+                           f"`rnn-assignment release --course {course.root}` first")
+
+
+def grade(course_dir, submissions=None, options: GradeOptions | None = None,
+          assignment=ASSIGNMENT) -> GradeReport:
+    """Grade ``submissions`` (or every submission already in the course); see the module docstring."""
+    options = options or GradeOptions()
+    started = time.monotonic()
+    course = Course(course_dir)
+    _check_ready(course, assignment)
+    timings = {}
+
+    def lap(name, t0):
+        timings[name] = timings.get(name, 0.0) + time.monotonic() - t0
+
+    t0 = time.monotonic()
+    if submissions is not None:
+        students = import_submissions(course, submissions, assignment,
+                                      only_student=options.student, zip_regexp=options.zip_regexp)
+    else:
+        students = [s for s in submitted_students(course, assignment)
+                    if not options.student or s == options.student]
+        if not students:
+            raise GradingError(f"no submissions in {course.root / 'submitted'}"
+                               + (f" for {options.student!r}" if options.student else ""))
+    if not options.scheduler:
+        from .sandbox import SandboxError, check_sandbox
+        try:
+            check_sandbox()
+        except SandboxError as err:
+            raise GradingError(str(err)) from None
+    inputs = _grading_inputs(course)
+    jobs, missing = _jobs(course, assignment, students, hashlib.sha256(inputs).hexdigest(),
+                          options)
+    lap("collect", t0)
+
+    report = GradeReport(course.root, students)
+    todo = []
+    for job in jobs:
+        earlier = _load_result(course, job.student, job.notebook)
+        if earlier is not None and earlier["key"] == job.key and not options.rerun:
+            earlier["_nb"] = job.nb
+            report.results[(job.student, job.notebook)] = earlier
+            report.reused += 1
+        else:
+            todo.append(job)
+    t0 = time.monotonic()
+    runs = _run_jobs(todo, inputs, options)
+    lap("run", t0)
+
+    t0 = time.monotonic()
+    references = course.references_path
+    for job in todo:
+        run = runs.get((job.student, job.notebook))
+        if isinstance(run, Exception) or run is None:
+            report.kept[(job.student, job.notebook)] = (
+                f"{type(run).__name__}: {run}" if run is not None else "no result came back")
+            earlier = _load_result(course, job.student, job.notebook)
+            if earlier is not None:
+                earlier["_nb"] = None
+                report.results[(job.student, job.notebook)] = earlier
+            continue
+        result = _score(job, run, references)
+        _write_atomic(_result_path(course, job.student, job.notebook), json.dumps(result, indent=1))
+        _write_atomic(course.root / EXECUTED_DIR / job.student / f"{job.notebook}.ipynb", run["nb"])
+        result["_nb"] = job.nb
+        report.results[(job.student, job.notebook)] = result
+        report.ran += 1
+    for (student, notebook), why in missing.items():
+        result = _missing_result(course, assignment, student, notebook, why)
+        _write_atomic(_result_path(course, student, notebook), json.dumps(result, indent=1))
+        report.results[(student, notebook)] = result
+    lap("score", t0)
+
+    t0 = time.monotonic()
+    fresh = {key for key in report.results if key in runs or key in missing}
+    for student in students:
+        mine = {k: v for k, v in report.results.items() if k[0] == student}
+        if any(v.get("_nb") is None and v["status"] != "missing" for v in mine.values()):
+            # an earlier result we could not rerun: nbgrader keeps its earlier grade as it is
+            continue
+        if not options.rerun and not (fresh & set(mine)) and \
+                (course.root / "autograded" / student / assignment).is_dir():
+            continue  # nothing changed since nbgrader recorded it
+        error = _record_in_nbgrader(course, assignment, student, mine, options.feedback)
+        if error:
+            for key in mine:
+                report.kept[key] = f"nbgrader could not record it: {error}"
+    lap("nbgrader", t0)
+    t0 = time.monotonic()
+    export(course, assignment)
+    lap("export", t0)
+    for result in report.results.values():
+        result.pop("_nb", None)
+    report.seconds = time.monotonic() - started
+    report.timings = timings
+    return report
+
+
+def grade_table(report: GradeReport) -> str:
+    """The grade table printed by ``rnn-assignment grade``."""
+    lines = []
+    students = sorted({s for s, _ in report.results})
+    notebooks = [n[:-len(".ipynb")] for n in NOTEBOOKS]
+    width = max([len(s) for s in students] + [len("student")])
+    head = f"{'student':<{width}}  " + "  ".join(f"{n:>16}" for n in notebooks) + \
+        f"  {'total':>9}  review"
+    lines += [head, "-" * len(head)]
+    for student in students:
+        cells, total, most, flags = [], 0.0, 0.0, []
+        for notebook in notebooks:
+            result = report.results.get((student, notebook))
+            if result is None:
+                cells.append(f"{'-':>16}")
+                continue
+            score = sum(t["score"] for t in result["tests"])
+            out_of = sum(t["max_score"] for t in result["tests"])
+            total, most = total + score, most + out_of
+            cells.append(f"{score:>9g} / {out_of:<4g}")
+            if result["flagged"]:
+                flags.append(f"{notebook}: {result['reason']}")
+            if (student, notebook) in report.kept:
+                flags.append(f"{notebook}: earlier grade kept ({report.kept[(student, notebook)]})")
+        lines.append(f"{student:<{width}}  " + "  ".join(cells) +
+                     f"  {total:>4g} / {most:<3g}  " + "; ".join(flags))
+    lines.append(f"{len(students)} student(s); {report.ran} notebook(s) run, {report.reused} "
+                 f"unchanged since the last run; {report.seconds:.1f} s")
+    return "\n".join(lines)

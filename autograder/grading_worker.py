@@ -1,0 +1,105 @@
+"""What a grading worker does with one job: run one notebook in the sandbox, return what it gave.
+
+Instructor-only, but it needs no course directory and no gradebook: a job
+carries the notebook to run (already restored from the instructor's cells, see
+``autograder.restore``) and the student's files; the grading inputs (hidden
+inputs and replay tables, no expected values) come once per worker. The
+result goes back to the coordinator, which alone scores and writes grades.
+
+This module is what Dask ships to workers (``execute_job``); it runs the
+same way in a local process pool, on a remote Dask worker, or in-process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["execute_job", "KERNEL_MODULE_DIR", "STUDENT_FILE_TYPES", "MAX_STUDENT_FILE_BYTES",
+           "JOB_FORMAT"]
+
+JOB_FORMAT = 1
+# the kernel-side collector (`rnn_grading_kernel`), importable in the sandbox only
+KERNEL_MODULE_DIR = Path(__file__).resolve().parent / "kernel"
+# Files of a submission the kernel may read (an LSTM notebook imports the student's
+# RNN notebook). No .py files: a student's numpy.py must not shadow a library.
+STUDENT_FILE_TYPES = (".ipynb", ".txt", ".csv", ".json", ".npy", ".npz", ".png", ".jpg",
+                      ".jpeg", ".h5")
+MAX_STUDENT_FILE_BYTES = 20 * 2**20
+
+_inputs_cache: dict = {}
+
+
+def _inputs_dir(grading_inputs: bytes, name: str) -> Path:
+    """A private read-only folder with the kernel module and the grading inputs (once per worker)."""
+    digest = hashlib.sha256(grading_inputs).hexdigest()[:16]
+    path = _inputs_cache.get(digest)
+    if path is not None and path.exists():
+        return path
+    path = Path(tempfile.mkdtemp(prefix=f"rnn-grading-inputs-{digest}-"))
+    shutil.copyfile(KERNEL_MODULE_DIR / "rnn_grading_kernel.py", path / "rnn_grading_kernel.py")
+    (path / name).write_bytes(grading_inputs)
+    for entry in path.iterdir():
+        entry.chmod(0o444)
+    path.chmod(0o555)
+    _inputs_cache[digest] = path
+    return path
+
+
+def _data_dir() -> Path | None:
+    """The captioning dataset on this worker (read-only in the sandbox), if there is one."""
+    try:
+        from assignment.data import resolve_data_dir
+        path = Path(resolve_data_dir())
+    except Exception:
+        return None
+    return path if path.is_dir() else None
+
+
+def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
+    """Run ``job['nb']`` sandboxed; return the executed notebook and how the run ended.
+
+    Inputs:
+        job: {"format", "student", "notebook", "nb" (nbformat dict), "files" {name: bytes},
+              "inputs_name" (file name the kernel module expects)}
+        grading_inputs: the bytes of the grading-inputs file (no expected values)
+        limits: keyword arguments of autograder.sandbox.Limits
+    Returns {"status", "cell_index", "reason", "seconds", "cell_seconds", "nb", "worker"}.
+    Raises autograder.sandbox.SandboxError when the sandbox cannot run here
+    (the coordinator keeps the earlier grade and reports it).
+    """
+    import nbformat
+
+    from .sandbox import Limits, run_notebook
+
+    if job.get("format") != JOB_FORMAT:
+        raise ValueError(f"job format {job.get('format')} is not {JOB_FORMAT}: update the worker")
+    started = time.monotonic()
+    inputs_dir = _inputs_dir(grading_inputs, job["inputs_name"])
+    workdir = Path(tempfile.mkdtemp(prefix="rnn-grading-work-"))
+    try:
+        for name, data in job.get("files", {}).items():
+            target = workdir / Path(name).name
+            target.write_bytes(data)
+        nb = nbformat.from_dict(job["nb"])
+        env = {"NBGRADER_EXECUTION": "autograde",
+               "PYTHONPATH": str(inputs_dir),
+               "RNN_GRADING_INPUTS": str(inputs_dir / job["inputs_name"])}
+        readonly = [inputs_dir]
+        data = _data_dir()
+        if data is not None:
+            readonly.append(data)
+            env["ASSIGNMENT_DATA_DIR"] = str(data)
+        outcome = run_notebook(nb, workdir, env=env, readonly=readonly, limits=Limits(**limits))
+        return {"status": outcome.status, "cell_index": outcome.cell_index,
+                "reason": outcome.reason, "seconds": outcome.seconds,
+                "cell_seconds": list(outcome.cell_seconds),
+                "nb": nbformat.writes(outcome.nb), "worker": socket.gethostname(),
+                "wall_seconds": time.monotonic() - started, "pid": os.getpid()}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

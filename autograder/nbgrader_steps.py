@@ -1,0 +1,79 @@
+"""Two nbgrader preprocessors that put sandboxed results through nbgrader's own autograde.
+
+Instructor-only. ``rnn-assignment grade`` runs the notebooks in sandboxes first
+(``autograder.grading``) and scores them outside the kernels; then it runs
+nbgrader's real ``Autograde`` converter for each student, in its own process
+(the only writer of the gradebook), with these two steps in place of
+nbgrader's sanitising steps and of ``Execute``:
+
+* :class:`UseRestoredNotebook` (sanitising): the notebook nbgrader grades is
+  the restored one that ran (instructor cells put back), outputs cleared;
+* :class:`ApplyScores` (autograding): each autograded test cell gets the
+  feedback text as its output and its score as the cell's result, which
+  nbgrader's ``SaveAutoGrades`` records as partial credit. Other cells keep no
+  outputs: what student code printed while grading may include hidden inputs,
+  and the feedback is made from this notebook.
+
+Everything else is nbgrader's: submissions and timestamps, late penalties,
+``autograded/``, the gradebook, then ``generate_feedback`` and ``export``.
+The coordinator hands the notebooks and scores over through ``PENDING``
+before it starts the converter (same process).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+__all__ = ["PENDING", "UseRestoredNotebook", "ApplyScores", "test_cell_outputs"]
+
+# (student, notebook) -> {"nb": restored notebook dict, "scores": {grade_id: (score, text)}}
+PENDING: dict = {}
+
+
+def _pending(resources) -> dict:
+    info = resources["nbgrader"]
+    key = (info["student"], info["notebook"])
+    if key not in PENDING:
+        raise RuntimeError(f"no sandboxed result for {key[0]} / {key[1]}: it was not run in this "
+                           "grading run (nbgrader must be run through `rnn-assignment grade`)")
+    return PENDING[key]
+
+
+class UseRestoredNotebook(NbGraderPreprocessor):
+    """Replace the submitted notebook by the restored one that was run."""
+
+    def preprocess(self, nb, resources):
+        restored = nbformat.from_dict(copy.deepcopy(_pending(resources)["nb"]))
+        for cell in restored.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        return restored, resources
+
+
+def test_cell_outputs(text: str, score: float, count: int) -> list:
+    """The outputs of a scored test cell: the feedback, then the score as the cell's value."""
+    return [nbformat.v4.new_output("stream", name="stdout", text=text.rstrip("\n") + "\n"),
+            nbformat.v4.new_output("execute_result", data={"text/plain": repr(float(score))},
+                                   execution_count=count)]
+
+
+class ApplyScores(NbGraderPreprocessor):
+    """Give every autograded test cell its feedback and score (in place of Execute)."""
+
+    def preprocess(self, nb, resources):
+        scores = _pending(resources)["scores"]
+        count = 0
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            count += 1
+            cell.execution_count = count
+            cell.outputs = []
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in scores:
+                score, text = scores[grade_id]
+                cell.outputs = test_cell_outputs(text, score, count)
+        return nb, resources
