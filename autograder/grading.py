@@ -45,6 +45,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -310,11 +311,14 @@ def _progress(total, enabled):
     return tqdm(total=total, desc="grading", unit="notebook", file=sys.stderr)
 
 
-def _run_jobs(jobs, inputs: bytes, options) -> dict:
-    """(student, notebook) -> the worker's result, or an Exception (the run failed, not the code)."""
-    out = {}
+def _run_jobs(jobs, inputs: bytes, options, on_result) -> None:
+    """Run the jobs on Dask workers; ``on_result(job, result)`` as each one ends, here.
+
+    ``result`` is the worker's dict, or an Exception when the worker or the
+    sandbox failed (not the student's code).
+    """
     if not jobs:
-        return out
+        return
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -335,12 +339,13 @@ def _run_jobs(jobs, inputs: bytes, options) -> dict:
                        "nb": job.nb, "files": job.files, "inputs_name": INPUTS_NAME}
             future = client.submit(execute_job, payload, shared, options.limits(), pure=False,
                                    key=f"grade-{job.student}-{job.notebook}-{job.key[:12]}")
-            futures[future] = (job.student, job.notebook)
+            futures[future] = job
         for future in as_completed(futures):
             try:
-                out[futures[future]] = future.result()
+                result = future.result()
             except Exception as err:  # the worker or the sandbox failed, not the student
-                out[futures[future]] = err
+                result = err
+            on_result(futures[future], result)
             if bar is not None:
                 bar.update(1)
     finally:
@@ -349,7 +354,6 @@ def _run_jobs(jobs, inputs: bytes, options) -> dict:
         client.close()
         if cluster is not None:
             cluster.close()
-    return out
 
 
 # --------------------------------------------------------------------- 4. score
@@ -491,6 +495,20 @@ def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
     config = nbgrader_config(course, assignment)
     config.CourseDirectory.student_id = student
     try:
+        with warnings.catch_warnings():
+            # nbgrader 0.9 with SQLAlchemy 2 warns about its own session use; harmless
+            warnings.simplefilter("ignore")
+            return _autograde_one(course, assignment, student, results, feedback, config)
+    finally:
+        PENDING.clear()
+
+
+def _autograde_one(course, assignment, student, results, feedback, config) -> str:
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    try:
         coursedir = CourseDirectory(config=config)
         app = Autograde(coursedir=coursedir, config=config)
         app.force = True
@@ -510,8 +528,6 @@ def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
             fb.start()
     except Exception as err:
         return f"{type(err).__name__}: {err}"
-    finally:
-        PENDING.clear()
     return ""
 
 
@@ -631,7 +647,7 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
     lap("collect", t0)
 
     report = GradeReport(course.root, students)
-    todo = []
+    todo, waiting = [], {student: 0 for student in students}
     for job in jobs:
         earlier = _load_result(course, job.student, job.notebook)
         if earlier is not None and earlier["key"] == job.key and not options.rerun:
@@ -640,49 +656,56 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
             report.reused += 1
         else:
             todo.append(job)
-    t0 = time.monotonic()
-    runs = _run_jobs(todo, inputs, options)
-    lap("run", t0)
-
-    t0 = time.monotonic()
-    references = course.references_path
-    for job in todo:
-        run = runs.get((job.student, job.notebook))
-        if isinstance(run, Exception) or run is None:
-            report.kept[(job.student, job.notebook)] = (
-                f"{type(run).__name__}: {run}" if run is not None else "no result came back")
-            earlier = _load_result(course, job.student, job.notebook)
-            if earlier is not None:
-                earlier["_nb"] = None
-                report.results[(job.student, job.notebook)] = earlier
-            continue
-        result = _score(job, run, references)
-        _write_atomic(_result_path(course, job.student, job.notebook), json.dumps(result, indent=1))
-        _write_atomic(course.root / EXECUTED_DIR / job.student / f"{job.notebook}.ipynb", run["nb"])
-        result["_nb"] = job.nb
-        report.results[(job.student, job.notebook)] = result
-        report.ran += 1
+            waiting[job.student] += 1
     for (student, notebook), why in missing.items():
         result = _missing_result(course, assignment, student, notebook, why)
         _write_atomic(_result_path(course, student, notebook), json.dumps(result, indent=1))
         report.results[(student, notebook)] = result
-    lap("score", t0)
+    fresh = {(job.student, job.notebook) for job in todo} | set(missing)
 
-    t0 = time.monotonic()
-    fresh = {key for key in report.results if key in runs or key in missing}
-    for student in students:
+    def record(student):
+        t0 = time.monotonic()
         mine = {k: v for k, v in report.results.items() if k[0] == student}
         if any(v.get("_nb") is None and v["status"] != "missing" for v in mine.values()):
-            # an earlier result we could not rerun: nbgrader keeps its earlier grade as it is
-            continue
+            return  # an earlier result we could not rerun: nbgrader keeps its grade as it is
         if not options.rerun and not (fresh & set(mine)) and \
                 (course.root / "autograded" / student / assignment).is_dir():
-            continue  # nothing changed since nbgrader recorded it
+            return  # nothing changed since nbgrader recorded it
         error = _record_in_nbgrader(course, assignment, student, mine, options.feedback)
         if error:
             for key in mine:
                 report.kept[key] = f"nbgrader could not record it: {error}"
-    lap("nbgrader", t0)
+        lap("nbgrader", t0)
+
+    def finished(job, run):
+        t0 = time.monotonic()
+        key = (job.student, job.notebook)
+        if isinstance(run, Exception) or run is None:
+            report.kept[key] = f"{type(run).__name__}: {run}" if run is not None else \
+                "no result came back"
+            earlier = _load_result(course, job.student, job.notebook)
+            if earlier is not None:
+                earlier["_nb"] = None
+                report.results[key] = earlier
+        else:
+            result = _score(job, run, course.references_path)
+            _write_atomic(_result_path(course, *key), json.dumps(result, indent=1))
+            _write_atomic(course.root / EXECUTED_DIR / job.student / f"{job.notebook}.ipynb",
+                          run["nb"])
+            result["_nb"] = job.nb
+            report.results[key] = result
+            report.ran += 1
+        lap("score", t0)
+        waiting[job.student] -= 1
+        if waiting[job.student] == 0:
+            record(job.student)  # while the workers go on with the others
+
+    for student in students:
+        if waiting[student] == 0:
+            record(student)
+    t0 = time.monotonic()
+    _run_jobs(todo, inputs, options, finished)
+    timings["run (incl. scoring, nbgrader)"] = time.monotonic() - t0
     t0 = time.monotonic()
     export(course, assignment)
     lap("export", t0)

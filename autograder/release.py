@@ -335,32 +335,39 @@ def check_release_has_no_solutions(course, assignment, secret):
 
 
 def autograde_copy(course, assignment, submissions, workdir):
-    """Autograde ``submissions`` with real nbgrader in a copy of the course under ``workdir``.
+    """Grade ``submissions`` as ``rnn-assignment grade`` does, in a copy of the course under ``workdir``.
 
-    submissions: student id -> folder holding that student's notebooks.
-    Returns (copy_root, scores) with scores[student][grade_id] = (score, max_score),
-    score None for a written answer waiting for a human grader. The course's own
-    gradebook and folders are never written.
+    Sandboxed kernels, scores outside them, real nbgrader autograde to record
+    them (autograder/grading.py). submissions: student id -> folder holding
+    that student's notebooks. Returns (copy_root, scores) with
+    scores[student][grade_id] = (score, max_score), score None for a written
+    answer waiting for a human grader. The course's own gradebook and folders
+    are never written.
     """
     from nbgrader.api import Gradebook, MissingEntry
+
+    from .grading import GradeOptions, GradingError, grade
 
     copy = Course(Path(workdir) / "course")
     copy.root.mkdir(parents=True)
     shutil.copy2(course.config_path, copy.config_path)
     shutil.copy2(course.gradebook_path, copy.gradebook_path)
     shutil.copytree(course.source_dir(assignment), copy.source_dir(assignment))
+    shutil.copytree(course.release_dir(assignment), copy.release_dir(assignment))
     copy.references_path.parent.mkdir(parents=True)
     shutil.copy2(course.references_path, copy.references_path)
+    incoming = Path(workdir) / "submissions"
     for student, folder in submissions.items():
-        dest = copy.root / "submitted" / student / assignment
+        dest = incoming / student
         dest.mkdir(parents=True)
         for name in NOTEBOOKS:
             if (Path(folder) / name).exists():
                 shutil.copy2(Path(folder) / name, dest / name)
-
-    # this copy's references, whatever the shell says
-    env = tools_env(**{REFERENCES_ENV: str(copy.references_path)})
-    proc = nbgrader(copy, "autograde", assignment, env=env, check=False)
+    try:
+        grade(copy.root, incoming, GradeOptions(workers=min(2, len(submissions)), feedback=False,
+                                                 progress=False), assignment=assignment)
+    except GradingError as err:
+        raise ReleaseError(f"the release check could not grade: {err}") from None
     scores = {}
     with Gradebook(copy.gradebook_url, COURSE_ID) as gb:
         for student in submissions:
@@ -369,18 +376,17 @@ def autograde_copy(course, assignment, submissions, workdir):
                 try:
                     nb = gb.find_submission_notebook(Path(name).stem, assignment, student)
                 except MissingEntry:
-                    raise ReleaseError(
-                        f"nbgrader autograde produced no grades for {student}/{name} in "
-                        f"{copy.root}:\n{_tail(proc.stdout + proc.stderr)}") from None
-                for grade in nb.grades:
-                    waiting = grade.auto_score is None and grade.manual_score is None
-                    scores[student][grade.name] = (None if waiting else grade.score,
-                                                   grade.max_score)
+                    raise ReleaseError(f"grading produced no grades for {student}/{name} in "
+                                       f"{copy.root} (see {copy.root / 'grading'})") from None
+                for grade_ in nb.grades:
+                    waiting = grade_.auto_score is None and grade_.manual_score is None
+                    scores[student][grade_.name] = (None if waiting else grade_.score,
+                                                    grade_.max_score)
     return copy.root, scores
 
 
 def check_release(course, assignment=ASSIGNMENT):
-    """Solutions get every point and the untouched release none, under real nbgrader autograde.
+    """Solutions get every point and the untouched release none, graded as students will be.
 
     Written answers are left out of the solutions' side: nbgrader leaves them
     for grading by hand. Runs in a temporary copy; kept (and named in the
@@ -400,7 +406,7 @@ def check_release(course, assignment=ASSIGNMENT):
                  for gid, (s, m) in sorted(scores[UNTOUCHED_STUDENT].items()) if s != 0]
     if problems:
         raise ReleaseError(
-            "release check failed (real nbgrader autograde):\n  - " + "\n  - ".join(problems)
+            "release check failed (sandboxed grading, recorded by nbgrader autograde):\n  - " + "\n  - ".join(problems)
             + f"\nThe autograded notebooks are kept in "
               f"{copy_root / 'autograded'} for inspection.")
     shutil.rmtree(workdir, ignore_errors=True)
