@@ -32,8 +32,10 @@ def _cmd_data(args, rest):
 
 
 def _cmd_demo(args, rest):
-    from .demo import run_demo
+    from .demo import run_demo, run_grading_demo
     run_demo(out_dir=args.out, data_dir=args.data_dir, num_epochs=args.epochs)
+    if not args.no_grading:
+        run_grading_demo(out_dir=args.out)
     return 0
 
 
@@ -125,7 +127,10 @@ def build_parser():
         p.add_argument("--data-dir", default=None, help="dataset folder (default: see load_coco_data)")
         p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's)")
         if name == "demo":
-            p.add_argument("--out", default="outputs", help="where to write the figures (default: outputs/)")
+            p.add_argument("--out", default="outputs",
+                           help="where to write the figures and the demo course (default: outputs/)")
+            p.add_argument("--no-grading", action="store_true",
+                           help="only train and report; skip releasing and grading the samples")
         p.set_defaults(func=func)
 
     text = ("set up (or update) an nbgrader course directory, build the hidden references from "

@@ -123,3 +123,37 @@ def caption_report(data_dir=None, num_epochs=None):
     rows.update(baseline_scores(data))
     print(_table(rows))
     return rows
+
+
+def run_grading_demo(out_dir="outputs", workers=None, cell_timeout=30.0):
+    """``make demo``, second half: release into a demo course and grade sample submissions.
+
+    The course is ``<out_dir>/demo_course`` (kept between runs: its secret and
+    gradebook are reused, and unchanged submissions are not run again). The
+    samples (``autograder.samples``): a full solution, the untouched release,
+    a partial one and a few broken ones. Prints the grade table; returns the
+    GradeReport.
+    """
+    from .grading import GradeOptions, grade, grade_table
+    from .release import release
+    from .samples import write_samples
+
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    course_dir = out / "demo_course"
+    print(f"\nreleasing the assignment into {course_dir} ...")
+    result = release(course_dir, check=False, echo=lambda *a, **k: None)
+    samples = write_samples(result.course.source_dir(), result.course.release_dir(),
+                            out / "demo_submissions")
+    print(f"grading {len(samples)} sample submissions (sandboxed, "
+          f"{workers or 'one per core'} worker(s)):")
+    for student, text in samples.items():
+        print(f"  {student:<15} {text}")
+    report = grade(course_dir, out / "demo_submissions",
+                   GradeOptions(workers=workers, cell_timeout=cell_timeout, total_timeout=300))
+    print()
+    print(grade_table(report))
+    print(f"\ngrades: {course_dir / 'grades.csv'}  per test: {course_dir / 'grades_by_test.csv'}  "
+          f"feedback: {course_dir / 'feedback'}/")
+    print(f"grading demo finished in {time.perf_counter() - t0:.0f} s")
+    return report
