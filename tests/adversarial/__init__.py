@@ -1,0 +1,1 @@
+"""Adversarial submissions for the grading tests (see corpus.py)."""
