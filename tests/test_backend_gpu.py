@@ -1,7 +1,8 @@
 """The CuPy backend for real, on an NVIDIA GPU: every layer, a solver step, the captioning model.
 
-Skipped on machines without CuPy and a GPU (CI, laptops). ``scripts/gpu_check.sh``
-runs it on a GPU machine. Every test computes the same thing on NumPy and on
+Skipped on machines without CuPy and a GPU (CI, laptops); with ``REQUIRE_GPU=1``
+(set by ``scripts/gpu_check.sh``, which runs it on a GPU machine) a missing GPU
+is an error instead. Every test computes the same thing on NumPy and on
 CuPy in float64 and requires the GPU results (1) to be CuPy arrays, so
 nothing fell back to the host, and (2) to agree with NumPy to float64
 round-off: cuBLAS sums in another order than OpenBLAS, nothing more.
@@ -21,9 +22,13 @@ from autograder import reference
 
 try:
     backend._load_cupy()
-    HAVE_GPU = True
-except backend.BackendError:
-    HAVE_GPU = False
+    HAVE_GPU, WHY_NOT = True, ""
+except backend.BackendError as err:
+    HAVE_GPU, WHY_NOT = False, str(err)
+
+# scripts/gpu_check.sh sets REQUIRE_GPU=1: there a missing GPU is an error, not a skip
+if os.environ.get("REQUIRE_GPU") == "1" and not HAVE_GPU:
+    raise RuntimeError(f"REQUIRE_GPU=1 but the CuPy backend cannot be used: {WHY_NOT}")
 
 pytestmark = pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and an NVIDIA GPU "
                                                       "(scripts/gpu_check.sh runs these)")
