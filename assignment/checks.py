@@ -48,7 +48,8 @@ import numpy as np
 from .backend import to_numpy
 
 __all__ = ["check_unit", "PROTOCOLS", "UNIT_NAMES", "PUBLIC_CHECKS", "read_check_file",
-           "write_check_file", "evaluate_case"]
+           "write_check_file", "execute", "collect_evidence", "judge_case", "evaluate_case",
+           "CaseRun", "CaseResult", "Execution"]
 
 PUBLIC_CHECKS = Path(__file__).with_name("public_checks.npz")
 FILE_FORMAT = "rnn-assignment-checks"
@@ -368,6 +369,7 @@ class Execution:
     upstream: list = field(default_factory=list)         # upstream gradients used
     changed: list = field(default_factory=list)          # inputs modified in place
     changed_upstream: list = field(default_factory=list)  # upstream gradients modified in place
+    evidence: dict | None = None  # raw forward evaluations (collect_evidence); None: not collected
 
 
 def execute(unit, obj, inputs, settings, lookup) -> Execution:
@@ -459,68 +461,140 @@ def _execute_model(unit, p, obj, inputs, settings):
     return run
 
 
-def numerical_gradients(run: Execution, unit, inputs, names, h=NUMERIC_STEP) -> dict:
-    """Centred-difference gradients of the student's own forward pass (float64).
+# ------------------------------------------- evidence: the student's own forward pass
+#
+# A gradient that misses the reference while its own forward pass (or loss) is
+# wrong earns its points if it is the gradient of that forward pass. The
+# evidence is raw forward evaluations, collected where the student's code runs
+# (in-process here, in the student's kernel while grading); the judgement
+# (contraction, division, comparison) is made by whoever judges, from inputs it
+# holds itself. Formats:
+#   backward unit: evidence['dWx'] = float64 array (Wx.size, M): row i is
+#       f(Wx + h e_i) - f(Wx - h e_i), every forward output flattened and
+#       concatenated (M = total size of the forward outputs), e_i the i-th entry;
+#   loss unit: evidence['dWx'] = float64 array (LOSS_DIRECTIONS, 2): the loss at
+#       Wx + h u and at Wx - h u for the fixed random unit directions u of
+#       loss_directions().
+# An output whose evidence could not be collected (the forward pass raised or
+# returned the wrong shape at a perturbed point) is absent: it gets no credit
+# this way.
 
-    The forward outputs are contracted with the same upstream gradients the
-    backward pass received, so the result is what a correct backward pass of
-    *that* forward pass returns. ``names``: the gradient outputs wanted ('dWx').
-    """
-    point = _copies(inputs)
-    grads = {}
-    for output in names:
-        x = point[output[1:]]
-        grad = _zeros(x.shape)
-        for idx in _ndindex(x.shape):
-            old = x[idx]
-            x[idx] = old + h
-            plus = run.forward_values(point)
-            x[idx] = old - h
-            minus = run.forward_values(point)
-            x[idx] = old
-            grad[idx] = _contract(plus, minus, run.upstream) / (2 * h)
-        grads[output] = grad
-    return grads
+LOSS_DIRECTIONS = 3
 
 
-def _contract(plus, minus, upstream) -> float:
-    total = 0.0
-    for a, b, d in zip(plus, minus, upstream):
-        if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) \
-                or a.size != d.size or b.size != d.size:
-            raise StudentCodeError("the forward pass returned outputs of the wrong shape, so its "
-                                   "numerical gradient cannot be computed")
-        total += float(((a.reshape(d.shape) - b.reshape(d.shape)) * d).sum())
-    return total
+class _NoEvidence(Exception):
+    """The forward pass gave nothing usable at a perturbed point."""
 
 
-def directional_errors(run: Execution, inputs, names, directions=3, h=NUMERIC_STEP) -> dict:
-    """For a scalar loss: does each gradient give the loss's slope along random directions?
-
-    For each parameter, ``directions`` random unit vectors u (fixed seed): the
-    centred difference of the student's own loss along u against <grad, u>.
-    Two loss evaluations per direction, whatever the model's size. Returns
-    output -> worst relative error (floor: NUMERIC_FLOOR * max(1, |grad|)).
-    """
+def loss_directions(shapes: dict) -> dict:
+    """Fixed random unit directions for the loss check: name -> [u, ...] (seed 0, PARAM_NAMES order)."""
     rng = np.random.default_rng(0)
-    errors = {}
+    directions = {}
+    for name in PARAM_NAMES:
+        if name not in shapes:
+            continue
+        units = []
+        for _ in range(LOSS_DIRECTIONS):
+            u = rng.standard_normal(tuple(shapes[name]))
+            units.append(u / float((u * u).sum()) ** 0.5)
+        directions[name] = units
+    return directions
+
+
+def _flat_forward(values, sizes) -> np.ndarray:
+    """The forward outputs at one point as one float64 vector (sizes: the upstream sizes)."""
+    if len(values) != len(sizes):
+        raise _NoEvidence()
+    parts = []
+    for value, size in zip(values, sizes):
+        if not isinstance(value, np.ndarray) or value.size != size or value.dtype.kind not in "biuf":
+            raise _NoEvidence()
+        parts.append(value.astype(np.float64).reshape(-1))
+    return np.concatenate(parts) if parts else _zeros(0)
+
+
+def collect_evidence(run: Execution, unit, inputs, names=None, into=None, h=NUMERIC_STEP) -> dict:
+    """Raw evaluations of the student's own forward pass (or loss) around the case's inputs.
+
+    ``names``: the gradient outputs wanted (default: all of the unit). Filled in
+    ``into`` (a dict) output by output, so a time limit that stops it keeps what
+    is complete. Student code that raises at a perturbed point leaves that
+    output out; a StudentTimeout goes through.
+    """
+    p = PROTOCOLS[unit]
+    evidence = {} if into is None else into
+    if p.kind not in ("backward", "loss") or run.forward_values is None:
+        return evidence
+    names = [n for n in (p.outputs if names is None else names)
+             if n.startswith("d") and n[1:] in inputs]
+    if p.kind == "loss":
+        directions = loss_directions({n[1:]: inputs[n[1:]].shape for n in names})
+    sizes = [int(np.size(d)) for d in run.upstream]
     for output in names:
-        name, grad = output[1:], run.outputs[output]
-        worst = 0.0
-        for _ in range(directions):
-            u = rng.standard_normal(grad.shape)
-            u /= float((u * u).sum()) ** 0.5
-            point = _copies(inputs)
-            point[name] = inputs[name] + h * u
-            plus = run.forward_values(point)
-            point[name] = inputs[name] - h * u
-            minus = run.forward_values(point)
-            slope = _contract(plus, minus, run.upstream) / (2 * h)
-            analytic = float((grad * u).sum())
-            floor = NUMERIC_FLOOR * max(1.0, float((grad * grad).sum()) ** 0.5)
-            worst = max(worst, abs(slope - analytic) / max(floor, abs(slope) + abs(analytic)))
-        errors[output] = worst
-    return errors
+        name = output[1:]
+        point = _copies(inputs)
+        try:
+            if p.kind == "loss":
+                rows = []
+                for u in directions[name]:
+                    point[name] = inputs[name] + h * u
+                    plus = _flat_forward(run.forward_values(point), sizes)
+                    point[name] = inputs[name] - h * u
+                    minus = _flat_forward(run.forward_values(point), sizes)
+                    rows.append([float(plus[0]), float(minus[0])])
+                evidence[output] = _array(rows, dtype=np.float64).reshape(-1, 2)
+                continue
+            x = point[name]
+            if x.dtype.kind != "f":
+                continue  # word indices have no gradient
+            diffs = _zeros((x.size, sum(sizes)))
+            for row, idx in enumerate(_ndindex(x.shape)):
+                old = x[idx]
+                x[idx] = old + h
+                plus = _flat_forward(run.forward_values(point), sizes)
+                x[idx] = old - h
+                minus = _flat_forward(run.forward_values(point), sizes)
+                x[idx] = old
+                diffs[row] = plus - minus
+            evidence[output] = diffs
+        except (_NoEvidence, StudentCodeError):
+            continue
+    return evidence
+
+
+def gradient_from_evidence(diffs, upstream, shape, h=NUMERIC_STEP):
+    """The centred-difference gradient (of ``shape``) from backward-unit evidence.
+
+    Each row of ``diffs`` is contracted with the upstream gradients the backward
+    pass received (flattened, concatenated), so the result is what a correct
+    backward pass of the student's own forward pass returns. None when the
+    evidence does not fit.
+    """
+    d = np.concatenate([np.asarray(u, dtype=np.float64).reshape(-1) for u in upstream]) \
+        if upstream else _zeros(0)
+    size = int(np.prod(shape)) if len(shape) else 1
+    if not isinstance(diffs, np.ndarray) or diffs.shape != (size, d.size) \
+            or diffs.dtype != np.float64:
+        return None
+    return ((diffs * d).sum(axis=1) / (2 * h)).reshape(shape)
+
+
+def directional_error(values, grad, directions, h=NUMERIC_STEP):
+    """Worst relative error of <grad, u> against the loss's slope along each direction u.
+
+    ``values``: loss-unit evidence (LOSS_DIRECTIONS, 2). Floor of the relative
+    error: NUMERIC_FLOOR * max(1, |grad|). None when the evidence does not fit.
+    """
+    if not isinstance(values, np.ndarray) or values.shape != (len(directions), 2) \
+            or values.dtype != np.float64 or not bool(_isfinite(values).all()):
+        return None
+    floor = NUMERIC_FLOOR * max(1.0, float((grad * grad).sum()) ** 0.5)
+    worst = 0.0
+    for (plus, minus), u in zip(values, directions):
+        slope = float(plus - minus) / (2 * h)
+        analytic = float((grad * u).sum())
+        worst = max(worst, abs(slope - analytic) / max(floor, abs(slope) + abs(analytic)))
+    return worst
 
 
 def _norm(a) -> float:
@@ -530,22 +604,39 @@ def _norm(a) -> float:
 def _own_forward_verdicts(run: Execution, unit, case: CheckCase, names, tol) -> dict:
     """Verdicts of gradient outputs against the student's own forward pass (or loss).
 
-    A gradient is only accepted this way if it is not (nearly) zero where the
-    right one is not: a forward pass that ignores its input (or returns zeros)
-    has a zero gradient, and copying that earns nothing.
+    Uses ``run.evidence`` (collected in the student's kernel while grading), or
+    collects it now when the run happened in this process. A gradient is only
+    accepted this way if it is not (nearly) zero where the right one is not: a
+    forward pass that ignores its input (or returns zeros) has a zero
+    gradient, and copying that earns nothing. Outputs without usable evidence
+    are left out (no credit this way).
     """
     inputs = case.inputs
     usable = [n for n in names if isinstance(run.outputs.get(n), np.ndarray)
+              and run.outputs[n].dtype.kind in "biuf"
               and run.outputs[n].shape == inputs[n[1:]].shape
               and bool(_isfinite(run.outputs[n]).all())
               and _norm(run.outputs[n].astype(np.float64)) >= 1e-3 * _norm(case.expected[n])]
-    if PROTOCOLS[unit].kind == "loss":
-        errors = directional_errors(run, inputs, usable)
-        return {n: Verdict(n, e <= tol, f"max relative error {e:.1e} (tolerance {tol:.0e})",
-                           error=e) for n, e in errors.items()}
-    grads = numerical_gradients(run, unit, inputs, usable)
-    return {n: compare(n, run.outputs[n].astype(np.float64), grads[n], tol, numeric=True)
-            for n in usable}
+    evidence = run.evidence
+    if evidence is None:
+        evidence = collect_evidence(run, unit, inputs, usable)
+    p = PROTOCOLS[unit]
+    verdicts = {}
+    if p.kind == "loss":
+        directions = loss_directions({n[1:]: inputs[n[1:]].shape for n in usable})
+        for n in usable:
+            e = directional_error(evidence.get(n), run.outputs[n].astype(np.float64),
+                                  directions[n[1:]])
+            if e is not None:
+                verdicts[n] = Verdict(n, e <= tol, f"max relative error {e:.1e} (tolerance "
+                                                   f"{tol:.0e})", error=e)
+        return verdicts
+    upstream = [inputs[k] for k in p.upstream]
+    for n in usable:
+        grad = gradient_from_evidence(evidence.get(n), upstream, inputs[n[1:]].shape)
+        if grad is not None and bool(_isfinite(grad).all()):
+            verdicts[n] = compare(n, run.outputs[n].astype(np.float64), grad, tol, numeric=True)
+    return verdicts
 
 
 # ------------------------------------------------------------------ comparing
@@ -812,6 +903,24 @@ def capture_student_output():
 
 
 # -------------------------------------------------------- evaluating one case
+#
+# Two halves, so that the student's own check and the grader share them:
+#   run   (where the student's code lives): execute() -> a CaseRun, the raw
+#         outputs and what happened; nothing in it is a verdict;
+#   judge (where the expected values live): judge_case(CaseRun) -> CaseResult.
+# check_unit does both in-process on the public cases; while grading, the
+# student's kernel only runs (autograder/kernel/rnn_grading_kernel.py) and the
+# scorer outside it judges (autograder/scoring.py).
+
+
+@dataclass
+class CaseRun:
+    """What running a unit on one case gave, before any judgement."""
+
+    execution: Execution | None = None      # None when the code could not be run to the end
+    failure: StudentCodeError | None = None  # why not
+    captured: Captured = field(default_factory=Captured)
+    notes: list = field(default_factory=list)  # set-up notes (an instructor file was opened)
 
 
 @dataclass
@@ -846,8 +955,8 @@ def _recheck_against_own_forward(checks, case, run, result):
     if not wrong_forward:
         return
     what = p.forward or "loss"
-    for name, verdict in _own_forward_verdicts(run, checks.unit, case, missed,
-                                               checks.numeric_tolerance).items():
+    own = _own_forward_verdicts(run, checks.unit, case, missed, checks.numeric_tolerance)
+    for name, verdict in own.items():
         if verdict.ok:
             result.verdicts[name] = verdict
         else:
@@ -862,55 +971,78 @@ def _recheck_against_own_forward(checks, case, run, result):
         + f" (one mistake is charged once). Fix {what} first.")
 
 
-def evaluate_case(checks: UnitChecks, obj, case: CheckCase, lookup, *, hidden=False,
-                  time_limit=None) -> CaseResult:
-    """Run ``obj`` on one case and judge every output against the reference.
+def judge_case(checks: UnitChecks, case: CheckCase, run: CaseRun, *, hidden=False) -> CaseResult:
+    """Judge every output of one run against the case's expected values.
 
     A gradient that misses the reference while its own forward pass (or the
     loss) is wrong on this case is accepted if it is the numerical gradient of
-    that forward pass: one mistake is charged once. ``hidden`` keeps values
-    out of the messages; ``time_limit`` is a context manager factory (the
-    grader's alarm). All output of the student's code is captured.
+    that forward pass (from ``run.execution.evidence``, or computed now when
+    the run happened in this process). ``hidden`` keeps values out of the
+    messages. Never runs student code unless the evidence must be computed.
     """
     unit, p = checks.unit, PROTOCOLS[checks.unit]
-    result = CaseResult(case)
+    result = CaseResult(case, captured=run.captured, notes=list(run.notes))
+    failure = run.failure
+    if failure is None and run.execution is None:
+        failure = StudentCodeError("no result was recorded")
+    if failure is not None:
+        if hidden:  # an exception message can quote values
+            failure.message = mask_numbers(failure.message)
+        result.failure = failure
+        result.verdicts = {k: Verdict(k, False, failure.message) for k in p.outputs}
+        return result
+    ex = run.execution
     end = _end_token(case.settings.get("words", []))
+    for name in p.outputs:
+        result.verdicts[name] = compare(name, ex.outputs.get(name), case.expected[name],
+                                        checks.tolerance, show_values=not hidden, end_token=end)
+    _recheck_against_own_forward(checks, case, ex, result)
+    for name, verdict in result.verdicts.items():
+        if not verdict.ok:
+            verdict.hint = diagnose(name, ex.outputs.get(name), case, checks.hints,
+                                    checks.tolerance, end)
+    what = _WHAT.get(p.kind, unit)
+    for name in ex.changed_upstream:
+        result.notes.append(f"{what} changed its input {name} in place (e.g. {name} += ... or "
+                            f"{name}[...] = ...). Work on a copy: the caller may still need it.")
+    for name in ex.changed:
+        result.notes.append(f"{what} changed its input {name} in place; leave inputs unchanged.")
+    if ex.changed_upstream:
+        for verdict in result.verdicts.values():
+            if not verdict.ok and not verdict.hint:
+                verdict.hint = (f"{what} modifies {', '.join(ex.changed_upstream)} in place, "
+                                "which can change the result: work on a copy.")
+    return result
+
+
+def timeout_error(unit) -> StudentCodeError:
+    """The failure of a case whose code ran past its time limit."""
+    return StudentCodeError(f"{_WHAT.get(PROTOCOLS[unit].kind, unit)} ran past the time limit "
+                            "(an endless loop?)", timed_out=True)
+
+
+def evaluate_case(checks: UnitChecks, obj, case: CheckCase, lookup, *, hidden=False,
+                  time_limit=None) -> CaseResult:
+    """Run ``obj`` on one case and judge every output, in this process (both halves).
+
+    ``time_limit`` is a context manager factory (an alarm); all output of the
+    student's code, including what it writes while its gradients are checked
+    against its own forward pass, is captured.
+    """
+    run = CaseRun()
+    result = None
     with capture_student_output() as captured:
         try:
             with (time_limit() if time_limit else contextlib.nullcontext()):
-                run = execute(unit, obj, case.inputs, case.settings, lookup)
-                for name in p.outputs:
-                    result.verdicts[name] = compare(name, run.outputs.get(name),
-                                                    case.expected[name], checks.tolerance,
-                                                    show_values=not hidden, end_token=end)
-                _recheck_against_own_forward(checks, case, run, result)
+                run.execution = execute(checks.unit, obj, case.inputs, case.settings, lookup)
+                result = judge_case(checks, case, run, hidden=hidden)
         except StudentCodeError as err:
-            result.failure = err
+            run.execution, run.failure = None, err
         except StudentTimeout:
-            result.failure = StudentCodeError(f"{_WHAT.get(p.kind, unit)} ran past the time limit "
-                                              "(an endless loop?)", timed_out=True)
+            run.execution, run.failure = None, timeout_error(checks.unit)
+    if run.failure is not None:
+        result = judge_case(checks, case, run, hidden=hidden)
     result.captured = captured
-    if result.failure is not None:
-        if hidden:  # an exception message can quote values
-            result.failure.message = mask_numbers(result.failure.message)
-        result.verdicts = {k: Verdict(k, False, result.failure.message) for k in p.outputs}
-        return result
-
-    for name, verdict in result.verdicts.items():
-        if not verdict.ok:
-            verdict.hint = diagnose(name, run.outputs.get(name), case, checks.hints,
-                                    checks.tolerance, end)
-    what = _WHAT.get(p.kind, unit)
-    for name in run.changed_upstream:
-        result.notes.append(f"{what} changed its input {name} in place (e.g. {name} += ... or "
-                            f"{name}[...] = ...). Work on a copy: the caller may still need it.")
-    for name in run.changed:
-        result.notes.append(f"{what} changed its input {name} in place; leave inputs unchanged.")
-    if run.changed_upstream:
-        for verdict in result.verdicts.values():
-            if not verdict.ok and not verdict.hint:
-                verdict.hint = (f"{what} modifies {', '.join(run.changed_upstream)} in place, "
-                                "which can change the result: work on a copy.")
     return result
 
 

@@ -5,8 +5,8 @@ cell; see docs/grading-design.md) the table says which notebook it is in, the
 name of the student's object, the points of each output, the tolerance, the
 shapes of its cases (the public ones first, then the hidden ones: T=1, a long
 sequence, N=1, other D/H) and ``uses``: the other student functions it may
-call, which the grader replaces by the reference versions while it grades the
-unit (one mistake is charged once).
+call, which the grader replaces by replay stubs of the reference while it
+grades the unit (one mistake is charged once).
 
 Case values are drawn from a seed: fixed for the public cases (students have
 them in ``assignment/public_checks.npz``), derived from the private course
@@ -16,7 +16,10 @@ outputs come from ``autograder.reference`` in float64; the outputs of the
 known mistakes (``autograder.mistakes``) are stored next to them for hints.
 
     build_public_checks()               -> assignment/public_checks.npz (committed)
-    build_references(secret, path)      -> every case, for the grader (never released)
+    build_references(secret, path)      -> every case with its expected outputs, for the
+                                           scorer (never released, never in a sandbox)
+    build_grading_inputs(refs, path)    -> the cases' inputs and replay tables, for the
+                                           student's kernel (no expected value)
     python -m autograder.hidden_cases   rebuilds the public file
 """
 
@@ -24,6 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import json
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +44,8 @@ from .mistakes import REFERENCE_FUNCTIONS, mistakes_for
 
 __all__ = ["Case", "Unit", "UNITS", "hidden_seed", "public_seed", "make_inputs",
            "case_settings", "build_references", "build_public_checks", "load_cases",
-           "secret_fingerprint", "notebook_units"]
+           "secret_fingerprint", "notebook_units", "build_grading_inputs",
+           "GRADING_INPUTS_FORMAT"]
 
 PUBLIC_KEY = b"rnn-captioning-assignment: public cases"
 SPECIAL_WORDS = ("<NULL>", "<START>", "<END>", "<UNK>")
@@ -74,7 +82,7 @@ class Unit:
     obj: str                 # the student's function, or 'CaptioningRNN'
     outputs: dict            # output -> points, in the order the function returns them
     cases: tuple             # public cases first
-    uses: tuple = ()         # student functions replaced by the reference while grading
+    uses: tuple = ()         # student functions replaced by replay stubs of the reference
     tolerance: float = 1e-6  # max relative error against the reference
     # against the numerical gradient of the student's own (wrong) forward pass
     # (centred differences; see checks.NUMERIC_FLOOR): the reference's own
@@ -395,8 +403,8 @@ def build_references(secret: bytes, path) -> Path:
     """Write every unit's public and hidden cases, with expected outputs, to ``path``.
 
     The file holds the hidden inputs and answers: keep it with the course
-    secret, never in the release. ``autograder.kernel_grading`` reads it from
-    the path in ``RNN_ASSIGNMENT_REFERENCES``.
+    secret, never in the release or a grading sandbox. ``autograder.scoring``
+    reads it (outside the student's kernel).
     """
     header = {"kind": "references", "secret_fingerprint": secret_fingerprint(secret),
               "total_points": {nb: sum(u.points for u in UNITS.values() if u.notebook == nb)
@@ -416,3 +424,150 @@ def load_cases(path) -> dict:
 
 if __name__ == "__main__":
     print(f"wrote {build_public_checks()}")
+
+
+# ---------------------------------------------------------------- grading inputs
+#
+# What the student's kernel gets while it is graded (rnn_grading_kernel reads
+# it; docs/grading-design.md): every case's inputs and settings, and the
+# replay tables, nothing else: no expected output, no mistake output, no
+# secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
+#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 1,
+#                "secret_fingerprint": ..., "units": {unit: {"uses": [...], "cases": [
+#                  {"label", "hidden", "dims", "settings",
+#                   "inputs": {name: array key},
+#                   "calls": [{"fn": name, "args": [tree, ...], "result": tree}, ...]}]}}}
+#   'a<n>'       the arrays, each stored once however often it appears.
+# A tree is a nested value in JSON: {"array": key}, {"scalar": key} (a NumPy
+# scalar), {"value": v} (None, bool, int, float, str), {"tuple": [...]},
+# {"list": [...]}, {"dict": [[key, tree], ...]} or
+# {"namedtuple": type name, "fields": [...], "items": [...]}.
+# "calls" are the calls the reference made, on that case, to the functions of
+# UNITS[unit].uses (nested calls included), with their arguments and results:
+# the kernel's replay stubs answer a call with matching arguments with the
+# recorded result, so a unit is not charged for a wrong helper it calls.
+
+GRADING_INPUTS_FORMAT = "rnn-assignment-grading-inputs"
+GRADING_INPUTS_VERSION = 1
+
+
+class _ArrayStore:
+    """Arrays for the .npz, each stored once (keyed by dtype, shape and bytes)."""
+
+    def __init__(self):
+        self.arrays, self._keys = {}, {}
+
+    def add(self, value) -> str:
+        a = np.ascontiguousarray(value)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"cannot store an array of dtype {a.dtype} in the grading inputs")
+        digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+        if digest not in self._keys:
+            self._keys[digest] = f"a{len(self.arrays)}"
+            self.arrays[self._keys[digest]] = a.copy()
+        return self._keys[digest]
+
+
+def _tree(value, store: _ArrayStore):
+    """A nested value as JSON (arrays into ``store``); see the format above."""
+    if isinstance(value, np.ndarray):
+        return {"array": store.add(value)}
+    if isinstance(value, np.generic):
+        return {"scalar": store.add(np.asarray(value))}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return {"value": value}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return {"namedtuple": type(value).__name__, "fields": list(value._fields),
+                "items": [_tree(v, store) for v in value]}
+    if isinstance(value, tuple):
+        return {"tuple": [_tree(v, store) for v in value]}
+    if isinstance(value, list):
+        return {"list": [_tree(v, store) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": [[k, _tree(v, store)] for k, v in value.items()]}
+    raise TypeError(f"cannot record a {type(value).__name__} in the grading inputs")
+
+
+def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> list:
+    """Run the reference on one case with the ``uses`` functions wrapped by recorders.
+
+    The reference calls its helpers through its module globals (and the
+    captioning model through ``_SEQUENCE_LAYERS``), so both are patched for
+    the duration; nested calls (rnn_forward -> rnn_step_forward) are recorded
+    too, in call order.
+    """
+    calls = []
+
+    def recorder(fn_name, fn):
+        def recorded(*args):
+            entry = {"fn": fn_name, "args": [_tree(a, store) for a in args]}
+            result = fn(*args)
+            entry["result"] = _tree(result, store)
+            calls.append(entry)
+            return result
+        return recorded
+
+    originals = {k: getattr(ref, k) for k in unit.uses}
+    layers = dict(ref._SEQUENCE_LAYERS)
+    wrapped = {k: recorder(k, f) for k, f in originals.items()}
+    try:
+        for k, f in wrapped.items():
+            setattr(ref, k, f)
+        for cell, (forward, backward) in layers.items():
+            ref._SEQUENCE_LAYERS[cell] = (wrapped.get(forward.__name__, forward),
+                                          wrapped.get(backward.__name__, backward))
+        lookup = {**REFERENCE_FUNCTIONS, **wrapped}.get
+        checks.execute(name, getattr(ref, unit.obj), inputs, settings, lookup)
+    finally:
+        for k, f in originals.items():
+            setattr(ref, k, f)
+        ref._SEQUENCE_LAYERS.update(layers)
+    return calls
+
+
+def build_grading_inputs(references_path, out_path) -> Path:
+    """Write what the student's kernel needs to be graded, and nothing more, to ``out_path``.
+
+    Read from the references file (``build_references``): every case's inputs
+    and settings, plus the replay tables (the reference's calls to the
+    ``uses`` functions of each unit). No expected output, no mistake output,
+    no secret (only its public fingerprint). Deterministic: the same
+    references give the same bytes. The file is read-only in every sandbox;
+    ``rnn_grading_kernel`` finds it through ``RNN_GRADING_INPUTS``.
+    """
+    header, units = checks.read_check_file(references_path)
+    if header.get("kind") != "references":
+        raise ValueError(f"{references_path} holds only the public cases; build the grading "
+                         "inputs from the references file (build_references).")
+    store = _ArrayStore()
+    index = {"format": GRADING_INPUTS_FORMAT, "version": GRADING_INPUTS_VERSION,
+             "secret_fingerprint": header.get("secret_fingerprint"), "units": {}}
+    for name, unit in UNITS.items():
+        if name not in units or units[name].points != dict(unit.outputs):
+            raise ValueError(f"{references_path} is out of date (unit {name} differs from "
+                             "autograder/hidden_cases.py): rebuild it with build_references.")
+        cases = []
+        for case in units[name].cases:
+            cases.append({
+                "label": case.label, "hidden": case.hidden, "dims": case.dims,
+                "settings": case.settings,
+                "inputs": {k: store.add(v) for k, v in case.inputs.items()},
+                "calls": _record_calls(name, unit, case.inputs, case.settings, store)
+                if unit.uses else []})
+        index["units"][name] = {"uses": list(unit.uses), "cases": cases}
+    arrays = dict(store.arrays)
+    arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),
+                                        dtype=np.uint8)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arrays[key], allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+    os.replace(tmp, out_path)
+    return out_path
