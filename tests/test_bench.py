@@ -1,0 +1,156 @@
+"""``rnn-assignment bench``: the smoke run, the JSON it writes, and the pieces it measures with.
+
+No test here asserts a speed: timings depend on the machine and on what else
+runs on it. docs/benchmarks.md holds the measurements.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from assignment.backend import use_backend
+from autograder import bench
+from autograder.course import NOTEBOOKS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One `rnn-assignment bench --quick --json PATH` run, as the instructor types it."""
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    env = {k: v for k, v in os.environ.items() if k != "ASSIGNMENT_BACKEND"}
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "bench", "--quick",
+                           "--json", str(path)], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    return proc, path
+
+
+def test_quick_bench_runs_and_writes_json(quick_run):
+    proc, path = quick_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(path.read_text())
+    assert results["quick"] is True
+    for cell in ("lstm", "rnn"):
+        for entry in ("A_f32", "A_f64"):  # --quick measures size A only
+            e = results[cell][entry]
+            for key in ("numpy_ms", "gemm_bound_ms", "torch_ms", "vs_gemm", "vs_torch"):
+                assert e[key] > 0, f"{cell}.{entry}.{key}"
+            assert e["vs_gemm"] == pytest.approx(e["numpy_ms"] / e["gemm_bound_ms"])
+            assert e["vs_torch"] == pytest.approx(e["numpy_ms"] / e["torch_ms"])
+    assert results["train"]["lstm_it_per_s"] > 0 and results["train"]["rnn_it_per_s"] > 0
+    assert results["gradcheck"]["full_passed"] and results["gradcheck"]["directional_passed"]
+    assert results["grading"]["status"].startswith("skipped in --quick")
+    assert results["memory"]["training_peak_rss_mb"] > 50  # NumPy alone is tens of MiB
+
+
+def test_quick_bench_records_the_machine_blas_and_threads(quick_run):
+    proc, path = quick_run
+    machine = json.loads(path.read_text())["machine"]
+    assert machine["backend"] == "numpy"
+    assert machine["blas"] not in ("", "unknown")
+    # the CLI's default: one BLAS thread, and PyTorch gets the same number
+    assert str(machine["blas_threads"]) == os.environ.get("OPENBLAS_NUM_THREADS", "1")
+    assert str(machine["torch_threads"]) == str(machine["blas_threads"])
+
+
+def test_report_lists_every_target_with_its_limit(quick_run):
+    proc, path = quick_run
+    rows = json.loads(path.read_text())["targets"]
+    assert [r["key"] for r in rows] == [key for key, _, _ in bench.TARGETS]
+    for key, op, limit in bench.TARGETS:
+        assert f"| {key} |" in proc.stdout and f"{op} {limit:g}" in proc.stdout
+    # size B, grading and the GPU are not measured by --quick, and the table says so
+    assert {r["key"] for r in rows if r["met"] is None} >= {
+        "lstm.B_f32.vs_gemm", "grading.speedup_2_workers", "train.B_gpu_speedup"}
+
+
+def test_targets_compare_in_the_right_direction():
+    results = {"lstm": {"A_f32": {"vs_gemm": 1.1, "vs_torch": 1.31}},
+               "grading": {"speedup_2_workers": 1.8, "vs_plain_nbgrader": 1.31}}
+    rows = {r["key"]: r for r in bench.check_targets(results)}
+    assert rows["lstm.A_f32.vs_gemm"]["met"] is True
+    assert rows["lstm.A_f32.vs_torch"]["met"] is False      # <= 1.3 in float32
+    assert rows["grading.speedup_2_workers"]["met"] is True  # >= 1.7
+    assert rows["grading.vs_plain_nbgrader"]["met"] is False
+    assert rows["lstm.B_f64.vs_gemm"] == {"key": "lstm.B_f64.vs_gemm", "value": None,
+                                          "target": "<= 1.2", "met": None}
+
+
+def test_lookup_reads_dotted_keys_and_ignores_text():
+    results = {"grading": {"status": "unavailable: no grade command", "submissions": 40}}
+    assert bench.lookup(results, "grading.submissions") == 40
+    assert bench.lookup(results, "grading.status") is None
+    assert bench.lookup(results, "grading.speedup_2_workers") is None
+
+
+@pytest.mark.parametrize("cell, gates", [("lstm", 4), ("rnn", 1)])
+def test_gemm_bound_does_all_the_matrix_products_of_forward_and_backward(cell, gates):
+    # Forward+backward of a recurrent layer does 3 products of the same size per weight
+    # matrix (a = x Wx, dx = da Wx^T, dWx = x^T da; the same for Wh): 6 N T (D + H) G
+    # flops with G = gates * H. The bound must do exactly that work, no product missing.
+    N, T, D, H = 3, 4, 5, 6
+    flops = []
+
+    def counting_matmul(a, b, out=None):
+        flops.append(2 * a.shape[0] * a.shape[1] * b.shape[1])
+        return np.matmul(a, b, out=out)
+    counting = types.ModuleType("counting_numpy")
+    counting.__getattr__ = lambda name: getattr(np, name)
+    counting.matmul = counting_matmul
+    with use_backend(counting):
+        run = bench.gemm_bound_step(cell, bench.sequence_inputs(cell, N, T, D, H, np.float64))
+        run()
+    assert sum(flops) == 6 * N * T * (D + H) * gates * H
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_reference_and_torch_steps_run_on_the_same_inputs(cell):
+    inputs = bench.sequence_inputs(cell, N=2, T=3, D=4, H=5, dtype=np.float32)
+    bench.reference_step(cell, inputs)()
+    run_torch = bench.torch_step(cell, inputs)
+    assert run_torch is not None  # torch is in the oracle extra, installed for the tests
+    run_torch()
+
+
+def test_median_ms_times_after_warm_up():
+    calls = []
+    ms = bench.median_ms(lambda: calls.append(1), repeats=3, warmup=2)
+    assert len(calls) == 5 and ms >= 0
+
+
+def test_submissions_are_copies_of_the_source_notebooks_per_student(tmp_path):
+    students = bench.make_submissions(tmp_path, 3)
+    assert students == ["bench-001", "bench-002", "bench-003"]
+    for student in students:
+        assert sorted(os.listdir(tmp_path / student)) == sorted(NOTEBOOKS)
+    source = os.path.join(REPO, "notebooks", NOTEBOOKS[0])
+    with open(source, "rb") as f:
+        assert (tmp_path / "bench-002" / NOTEBOOKS[0]).read_bytes() == f.read()
+
+
+def test_run_measured_reports_the_peak_memory_of_the_command():
+    code = "import numpy as np; a = np.ones(200 * 2**20 // 8); print(a.sum() > 0)"
+    seconds, peak_mb, proc = bench.run_measured([sys.executable, "-c", code])
+    assert proc.returncode == 0 and "True" in proc.stdout
+    assert peak_mb >= 200 and seconds > 0
+
+
+def test_grade_command_availability_matches_the_cli():
+    available, why = bench.grade_command_available()
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert available == (proc.returncode == 0)
+    if not available:
+        assert "`rnn-assignment grade`" in why
+
+
+def test_unknown_section_is_rejected_with_the_choices(capsys):
+    assert bench.main(["--sections", "sequences,speed"]) == 2
+    err = capsys.readouterr().err
+    assert "speed" in err and "sequences, train, gradcheck, grading, memory" in err
