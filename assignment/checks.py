@@ -10,10 +10,14 @@ something is wrong, so a notebook cell stops there; while nbgrader autogrades
 
 Also here, shared with the instructors' autograder (which runs the same code
 on hidden inputs of other shapes): how each unit is called (``PROTOCOLS``),
-the file format of the check files, the comparison of an output with its
-expected value, the numerical gradient used when a backward pass sits on a
-wrong forward pass, and the capture of anything student code writes to
-stderr. Nothing in this module knows a hidden value.
+the file format of the check files, and the two halves of checking a case:
+*run* (``execute``, ``collect_evidence``: the raw outputs and the evaluations
+of the student's own forward pass, the capture of anything student code
+writes to stderr) and *judge* (``judge_case``: the comparison of an output
+with its expected value, hints, the numerical gradient used when a backward
+pass sits on a wrong forward pass). Here both run in-process; while grading,
+the student's kernel only runs and the scorer outside it judges. Nothing in
+this module knows a hidden value.
 
 Errors are relative: |a - b| / max(1e-8, |a| + |b|), maximum over entries,
 the same measure as ``gradient_check.rel_error``.

@@ -379,7 +379,7 @@ def _not_run(unit, unit_checks, reason) -> UnitScore:
 
 
 def _reason_from_outputs(cell_outputs) -> str:
-    for output in cell_outputs:
+    for output in cell_outputs if isinstance(cell_outputs, (list, tuple)) else ():
         if isinstance(output, dict) and output.get("output_type") == "error":
             name = output.get("ename")
             value = output.get("evalue")

@@ -1,0 +1,416 @@
+"""Grading split in two: the kernel records (rnn_grading_kernel), the scorer judges (autograder.scoring).
+
+The "kernel" is this process: autograder/kernel is put on sys.path as in a
+grading sandbox, RNN_GRADING_INPUTS names a grading-inputs file built from a
+references file of a test secret, and RNN_ASSIGNMENT_REFERENCES is unset (the
+sandbox has none). Every published record goes through
+``score_unit`` exactly as the coordinator will do it. Checked here:
+* the reference earns every point; one wrong gradient costs only its points;
+* one mistake is charged once: replay stubs stand in for a broken helper, and
+  a gradient of the student's own wrong forward pass earns its points;
+* the kernel never holds an expected value, and numpy monkeypatched in the
+  kernel changes nothing;
+* forged or garbage records earn nothing and never raise; records are capped;
+* the trusted fallback gives the same points as the sandbox path.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assignment.layers import (
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+)
+from autograder import reference as ref
+from autograder.hidden_cases import UNITS, build_grading_inputs, build_references, load_cases
+from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
+from autograder.scoring import RECORD_MIME, UnitScore, score_unit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
+import rnn_grading_kernel as kernel  # noqa: E402
+
+SECRET = b"test_scoring secret"
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory):
+    return build_references(SECRET, tmp_path_factory.mktemp("scoring") / "references.npz")
+
+
+@pytest.fixture(scope="module")
+def grading_inputs(references):
+    return build_grading_inputs(references, references.with_name("grading_inputs.npz"))
+
+
+@pytest.fixture(autouse=True)
+def sandbox(grading_inputs, monkeypatch):
+    """The environment of a sandboxed grading kernel."""
+    monkeypatch.setenv(kernel.INPUTS_ENV, str(grading_inputs))
+    monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+
+
+def notebook(*cells, **names) -> dict:
+    """Run ``cells`` like notebook cells; return their namespace (the cells' globals())."""
+    namespace = {"np": np, "__name__": "__notebook__", **names}
+    for cell in cells:
+        exec(compile(textwrap.dedent(cell), "<student cell>", "exec"), namespace)
+    return namespace
+
+
+def record_of(unit, obj, namespace) -> list:
+    """Run the kernel half; the test cell's outputs as nbformat dicts."""
+    published = len(kernel.PUBLISHED)
+    assert kernel.grade_unit(unit, obj, namespace) is None
+    return [{"output_type": "display_data", "data": bundle, "metadata": {}}
+            for bundle in kernel.PUBLISHED[published:]]
+
+
+def graded(unit, obj, namespace, references) -> UnitScore:
+    return score_unit(unit, record_of(unit, obj, namespace), references)
+
+
+def earned(score: UnitScore) -> dict:
+    return {o.name: o.earned for o in score.outputs}
+
+
+CORRECT_RNN = """
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    da = dnext_h * (1 - next_h ** 2)
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+"""
+
+BROKEN_STEP_BACKWARD = """
+def rnn_step_backward(dnext_h, cache):  # forgets tanh' everywhere
+    x, prev_h, Wx, Wh, next_h = cache
+    return dnext_h @ Wx.T, dnext_h @ Wh.T, x.T @ dnext_h, prev_h.T @ dnext_h, dnext_h.sum(0)
+"""
+
+STUDENT_RNN = """
+def rnn_forward(x, h0, Wx, Wh, b):
+    h, caches, prev_h = [], [], h0
+    for t in range(x.shape[1]):
+        prev_h, cache = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
+        h.append(prev_h)
+        caches.append(cache)
+    return np.stack(h, axis=1), caches
+
+def rnn_backward(dh, caches):
+    N, T, H = dh.shape
+    dx, dprev, grads = [None] * T, np.zeros((N, H)), None
+    for t in reversed(range(T)):
+        dx[t], dprev, dWx, dWh, db = rnn_step_backward(dh[:, t] + dprev, caches[t])
+        step = (dWx, dWh, db)
+        grads = step if grads is None else tuple(g + s for g, s in zip(grads, step))
+    return (np.stack(dx, axis=1), dprev) + grads
+"""
+
+
+# ----------------------------------------------------------------- the scores
+
+
+@pytest.mark.parametrize("unit", list(UNITS))
+def test_the_reference_earns_every_point_through_the_record(unit, references):
+    score = graded(unit, getattr(ref, UNITS[unit].obj), dict(REFERENCE_FUNCTIONS), references)
+    assert type(score.score) is float and score.score == score.total == UNITS[unit].points
+    assert score.grade_id == f"test_{unit}" and score.notebook == UNITS[unit].notebook
+    assert [o.name for o in score.outputs] == list(UNITS[unit].outputs)
+    assert all(o.message == f"right on all {len(UNITS[unit].cases)} cases" for o in score.outputs)
+    assert "wrong" not in "\n".join(score.lines)
+
+
+def test_a_wrong_dWh_loses_exactly_the_points_of_dWh(references):
+    ns = notebook(CORRECT_RNN, """
+        def rnn_step_backward(dnext_h, cache):
+            x, prev_h, Wx, Wh, next_h = cache
+            da = dnext_h * (1 - next_h ** 2)
+            return da @ Wx.T, da @ Wh.T, x.T @ da, da.T @ prev_h, da.sum(axis=0)
+    """)
+    score = graded("rnn_step_backward", ns["rnn_step_backward"], ns, references)
+    assert earned(score) == {"dx": 2, "dprev_h": 2, "dWx": 2, "dWh": 0, "db": 2}
+    assert score.score == 8.0
+    dWh = next(o for o in score.outputs if o.name == "dWh")
+    assert dWh.message.startswith("wrong on the public case") and "looks transposed" in dWh.message
+    assert "rnn_step_backward: 8 / 10 points" in score.lines
+
+
+def _rnn_notebook_model(**overrides):
+    """The RNN notebook's model: its own layers (reference ones here), no LSTM functions."""
+    from test_checks_and_grading import STUDENT_MODEL  # tests/ is on sys.path (rootdir)
+    own = ("rnn_forward", "rnn_backward", "word_embedding_forward", "word_embedding_backward")
+    names = {k: REFERENCE_FUNCTIONS[k] for k in own}
+    names.update(overrides)
+    return notebook(STUDENT_MODEL, ReferenceModel=ref.CaptioningRNN,
+                    temporal_affine_forward=temporal_affine_forward,
+                    temporal_affine_backward=temporal_affine_backward,
+                    temporal_softmax_loss=temporal_softmax_loss, **names)
+
+
+def test_the_loss_is_not_charged_for_a_broken_rnn_backward(references):
+    broken = next(m.impl for m in MISTAKES if m.unit == "rnn_backward")
+    assert graded("rnn_backward", broken, dict(REFERENCE_FUNCTIONS), references).score < 10
+    ns = _rnn_notebook_model(rnn_backward=broken)
+    before = dict(ns)
+    score = graded("captioning_loss", ns["CaptioningRNN"], ns, references)
+    assert score.score == 18.0, "\n".join(score.lines)  # RNN and LSTM cases, via replay
+    assert ns == before  # the stubs are gone again
+
+
+def test_rnn_backward_is_not_charged_for_a_broken_rnn_step_backward(references):
+    ns = notebook(CORRECT_RNN, BROKEN_STEP_BACKWARD, STUDENT_RNN)
+    assert graded("rnn_step_backward", ns["rnn_step_backward"], ns, references).score < 10
+    score = graded("rnn_backward", ns["rnn_backward"], ns, references)
+    assert score.score == 10.0, "\n".join(score.lines)
+
+
+def test_a_gradient_of_the_students_own_wrong_forward_pass_earns_its_points(references):
+    ns = notebook("""
+        def rnn_forward(x, h0, Wx, Wh, b):  # transposed Wh, inline
+            h, prev_h = [], h0
+            for t in range(x.shape[1]):
+                prev_h = np.tanh(x[:, t] @ Wx + prev_h @ Wh.T + b)
+                h.append(prev_h)
+            h = np.stack(h, axis=1)
+            return h, (x, h0, Wx, Wh, h)
+        def rnn_backward(dh, cache):  # the exact derivative of that forward pass
+            x, h0, Wx, Wh, h = cache
+            dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
+            db, dprev = np.zeros(Wh.shape[0]), np.zeros_like(h0)
+            for t in reversed(range(x.shape[1])):
+                prev_h = h0 if t == 0 else h[:, t - 1]
+                da = (dh[:, t] + dprev) * (1 - h[:, t] ** 2)
+                dx[:, t], dprev = da @ Wx.T, da @ Wh
+                dWx += x[:, t].T @ da
+                dWh += (prev_h.T @ da).T
+                db += da.sum(axis=0)
+            return dx, dprev, dWx, dWh, db
+    """)
+    assert graded("rnn_forward", ns["rnn_forward"], ns, references).score == 0.0
+    score = graded("rnn_backward", ns["rnn_backward"], ns, references)
+    assert score.score == 10.0, "\n".join(score.lines)
+    assert "accepted as the gradient of your own rnn_forward" in "\n".join(score.lines)
+
+
+def test_a_loss_gradient_of_the_students_own_wrong_loss_earns_its_points(references):
+    class DoubleLoss(ref.CaptioningRNN):
+        """Twice the right loss, and exactly its gradients."""
+
+        def loss(self, features, captions):
+            loss, grads = super().loss(features, captions)
+            return 2 * loss, {k: 2 * v for k, v in grads.items()}
+
+    score = graded("captioning_loss", DoubleLoss, dict(REFERENCE_FUNCTIONS), references)
+    assert earned(score)["loss"] == 0 and score.score == 16.0, "\n".join(score.lines)
+
+
+# ------------------------------------------------------------ what the kernel holds
+
+
+def _results(tree):
+    """Array keys of a recorded result tree."""
+    if "array" in tree:
+        yield tree["array"]
+    for key in ("tuple", "list", "items"):
+        for t in tree.get(key, ()):
+            yield from _results(t)
+    for _, t in tree.get("dict", ()):
+        yield from _results(t)
+
+
+def test_the_grading_inputs_hold_no_expected_value(references, grading_inputs):
+    with np.load(grading_inputs, allow_pickle=False) as data:
+        index = json.loads(bytes(data["__index__"]).decode())
+        stored = {k: data[k] for k in data.files if k != "__index__"}
+    assert set(index) == {"format", "version", "secret_fingerprint", "units"}
+    text = json.dumps(index)
+    assert "expected" not in text and "mistake" not in text and SECRET.decode() not in text
+
+    def keys_of(value):
+        a = np.asarray(value)
+        return {k for k, s in stored.items() if s.shape == a.shape and np.array_equal(s, a)}
+
+    checked = 0
+    for name, unit in load_cases(references).items():
+        # a replay stub answers with what the reference helper returned: when that
+        # is also an output of the unit (dWx of the loss is lstm_backward's dWx),
+        # the unit's own work is to call the helper rightly; inherent, allowed
+        replayed = {k for case in index["units"][name]["cases"] for call in case["calls"]
+                    for k in _results(call["result"])}
+        for case in unit.cases:
+            assert all(keys_of(v) for v in case.inputs.values())  # the inputs are there
+            for group in [case.expected, case.forward_expected, *case.mistakes.values()]:
+                for output, value in group.items():
+                    if np.size(value) <= 1:
+                        continue  # a scalar loss proves nothing either way
+                    found = keys_of(value)
+                    assert found <= replayed, f"{name}, {case.label}: {output} is in the file"
+                    checked += 1
+    assert checked > 300
+
+
+def test_monkeypatched_numpy_in_the_kernel_changes_nothing(references):
+    ns = notebook("""
+        import numpy
+        def rnn_step_forward(x, prev_h, Wx, Wh, b):
+            numpy.allclose = numpy.array_equal = lambda *args, **kwargs: True
+            numpy.testing.assert_allclose = lambda *args, **kwargs: None
+            numpy.isfinite = lambda a: numpy.ones(numpy.shape(a), dtype=bool)
+            return numpy.zeros((x.shape[0], Wh.shape[0])), None
+        def rnn_forward(x, h0, Wx, Wh, b):  # garbage arguments for the stub
+            h = [rnn_step_forward(x[:, t] * 0, h0 * 0, Wx, Wh, b)[0] for t in range(x.shape[1])]
+            return numpy.stack(h, axis=1), None
+    """)
+    saved = np.allclose, np.array_equal, np.testing.assert_allclose, np.isfinite
+    try:
+        assert graded("rnn_step_forward", ns["rnn_step_forward"], ns, references).score == 0
+        assert graded("rnn_forward", ns["rnn_forward"], ns, references).score == 0
+    finally:
+        np.allclose, np.array_equal, np.testing.assert_allclose, np.isfinite = saved
+
+
+# --------------------------------------------------------------- untrusted records
+
+
+def _bundle(outputs) -> dict:
+    return outputs[0]["data"][RECORD_MIME]
+
+
+def _blob(arrays: dict) -> str:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for key, a in arrays.items():
+            out = io.BytesIO()
+            np.lib.format.write_array(out, np.asarray(a), allow_pickle=True)
+            zf.writestr(key + ".npy", out.getvalue())
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _forgeries(good):
+    """Broken, forged and hostile variants of a genuine record."""
+    def edit(fn):
+        record = copy.deepcopy(good)
+        fn(record)
+        return record
+
+    first = good["runs"][0]["cases"][0]
+    yield "not JSON", "{not json"
+    yield "a list", [1, 2, 3]
+    yield "bad base64", edit(lambda r: r.update(arrays="%%%not base64%%%"))
+    yield "not a zip", edit(lambda r: r.update(arrays=base64.b64encode(b"PK junk").decode()))
+    yield "a pickle", edit(lambda r: r.update(arrays=_blob(
+        {k: np.array([{"evil": 1}], dtype=object) for k in ("a0", "a1", "a2")})))
+    yield "another course", edit(lambda r: r.update(secret_fingerprint="0" * 12))
+    yield "another unit", edit(lambda r: r.update(unit="rnn_forward"))
+    yield "missing cases", edit(lambda r: r["runs"][0].update(cases=r["runs"][0]["cases"][:1]))
+    yield "unknown array", edit(lambda r: r["runs"][0]["cases"][0]["outputs"].update(
+        next_h={"array": "a999"}))
+    yield "wrong types", edit(lambda r: r["runs"][0]["cases"][0].update(
+        outputs=[1], failure=7, warnings="x"))
+    yield "huge message", edit(lambda r: r["runs"][0]["cases"][0].update(
+        failure={"message": "1.2345 " * 10 ** 5, "not_implemented": "yes", "timed_out": 0}))
+    assert first
+
+
+def test_forged_and_garbage_records_earn_nothing_and_never_raise(references):
+    ns = notebook(CORRECT_RNN)
+    genuine = record_of("rnn_step_forward", ns["rnn_step_forward"], ns)
+    assert score_unit("rnn_step_forward", genuine, references).score == 4.0
+    good = _bundle(genuine)
+    for what, forged in _forgeries(good):
+        outputs = [{"output_type": "display_data", "data": {RECORD_MIME: forged}}]
+        score = score_unit("rnn_step_forward", outputs, references)
+        assert score.score == 0.0, what
+        assert "no result was recorded" in score.lines[0], what
+    for garbage in (None, "x", [None, 1, "x", {"output_type": "display_data", "data": 5}],
+                    [{"output_type": "error", "ename": "ValueError", "evalue": "bad 3.14159"}]):
+        score = score_unit("rnn_step_forward", garbage, references)
+        assert score.score == 0.0 and "3.14159" not in "\n".join(score.lines)
+    error = [{"output_type": "error", "ename": "ValueError", "evalue": "bad 3.14159"}]
+    assert "the test cell raised ValueError: bad <number>" in \
+        score_unit("rnn_step_forward", error, references).lines[0]
+    assert "kernel died" in score_unit("rnn_step_forward", [], references,
+                                       not_run_reason="the kernel died").lines[0]
+
+
+def test_hostile_values_in_a_valid_record_are_judged_wrong_not_crashed_on(references):
+    ns = notebook(CORRECT_RNN)
+    good = _bundle(record_of("rnn_step_backward", ns["rnn_step_backward"], ns))
+    hostile = {"a900": np.full((4, 5), np.nan), "a901": np.full((4, 6), 1e308),
+               "a902": np.ones((3, 3, 3), dtype=np.int8), "a903": np.zeros(0)}
+    record = copy.deepcopy(good)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(good["arrays"]))) as zf:
+        arrays = {n[:-4]: np.lib.format.read_array(zf.open(n)) for n in zf.namelist()}
+    arrays.update(hostile)
+    record["arrays"] = _blob(arrays)
+    for case in record["runs"][0]["cases"]:
+        case["outputs"].update(dx={"array": "a900"}, dprev_h={"array": "a901"},
+                               dWx={"array": "a902"}, dWh={"array": "a903"},
+                               db={"type": "list"}, extra={"array": "a900"})
+        case["extra key"] = {"anything": [1, 2]}
+    score = score_unit("rnn_step_backward",
+                       [{"output_type": "display_data", "data": {RECORD_MIME: record}}],
+                       references)
+    assert score.score == 0.0
+    text = "\n".join(score.lines)
+    assert "contains NaN" in text and "is a list, not an array" in text
+
+
+def test_an_oversized_output_is_recorded_as_too_large(references):
+    ns = notebook("""
+        def word_embedding_forward(x, W):
+            return np.zeros((3000, 3000)), None  # 9 million numbers
+    """)
+    outputs = record_of("word_embedding_forward", ns["word_embedding_forward"], ns)
+    record = _bundle(outputs)
+    assert len(json.dumps(record)) < 100_000
+    assert record["runs"][0]["cases"][0]["outputs"]["out"] == {"too_large": True,
+                                                               "shape": [3000, 3000]}
+    score = score_unit("word_embedding_forward", outputs, references)
+    assert score.score == 0.0 and "has shape (3000, 3000)" in score.outputs[0].message
+
+
+def test_the_first_record_of_the_unit_counts(references):
+    right = notebook(CORRECT_RNN)
+    wrong = notebook("""
+        def rnn_step_forward(x, prev_h, Wx, Wh, b):
+            return np.tanh(x @ Wx + b), None
+    """)
+    good = record_of("rnn_step_forward", right["rnn_step_forward"], right)
+    bad = record_of("rnn_step_forward", wrong["rnn_step_forward"], wrong)
+    other = record_of("rnn_forward", ref.rnn_forward, dict(REFERENCE_FUNCTIONS))
+    assert score_unit("rnn_step_forward", other + bad + good, references).score == 0.0
+    assert score_unit("rnn_step_forward", other + good + bad, references).score == 4.0
+
+
+# ------------------------------------------------------------------ trusted fallback
+
+
+@pytest.mark.parametrize("mistake", [m for m in MISTAKES if m.unit in (
+    "rnn_backward", "captioning_loss", "lstm_step_forward")][:4], ids=lambda m: m.name)
+def test_the_trusted_fallback_gives_the_same_points_as_the_sandbox_path(mistake, references,
+                                                                         monkeypatch, capsys):
+    sandbox = graded(mistake.unit, mistake.impl, dict(REFERENCE_FUNCTIONS), references)
+    capsys.readouterr()
+    monkeypatch.setenv(kernel.REFERENCES_ENV, str(references))
+    monkeypatch.delenv(kernel.INPUTS_ENV)  # the fallback builds the inputs itself
+    points = kernel.grade_unit(mistake.unit, mistake.impl, dict(REFERENCE_FUNCTIONS))
+    assert type(points) is float and points == sandbox.score < UNITS[mistake.unit].points
+    out = capsys.readouterr().out
+    assert "\n".join(sandbox.lines) in out
