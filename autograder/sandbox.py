@@ -263,6 +263,7 @@ class _Sandbox:
             if not os.path.exists(path):
                 raise SandboxError(f"readonly path {path!r} does not exist")
         self.limits = limits
+        self.env = self._environment(env)
         self.root = _is_root()
         self.uid = UID_BASE + threading.get_native_id() if self.root else os.getuid()
         self.gid = self.uid if self.root else os.getgid()
@@ -275,7 +276,6 @@ class _Sandbox:
         self.ipc = os.path.join(self.private, "ipc")
         os.mkdir(self.ipc, 0o700)
         self.connection_file = os.path.join(self.ipc, "kernel.json")
-        self.env = self._environment(env)
         self.process = None
         self.log = collections.deque()
         self.log_size = 0
