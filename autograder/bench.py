@@ -1,7 +1,8 @@
 """``rnn-assignment bench``: how fast is the reference, measured against the limits that matter.
 
 Instructor-only. One run measures, after a warm-up, the median of several
-repeats of:
+repeats (the reference, its GEMM bound and PyTorch timed in turn, so that load
+from other processes slows them alike) of:
 
     lstm, rnn   reference forward+backward over a sequence at sizes A and B, float32
                 and float64: ``numpy_ms`` (the reference on the active backend),
@@ -83,16 +84,28 @@ def synchronize():
 
 def median_ms(fn, repeats, warmup=1, sync=synchronize):
     """Median wall time of ``fn()`` in milliseconds, over ``repeats`` calls after ``warmup``."""
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
+    return interleaved_median_ms({"fn": (fn, sync)}, repeats, warmup)["fn"]
+
+
+def interleaved_median_ms(runs, repeats, warmup=1):
+    """Median milliseconds of several functions, timed in turn: {name: ms}.
+
+    runs: {name: (fn, sync)}. Every repeat times each function once, one after
+    the other, so that a burst of load from other processes (a shared machine)
+    slows all of them alike and the ratios between them stay meaningful.
+    """
+    for fn, sync in runs.values():
+        for _ in range(warmup):
+            fn()
         sync()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (fn, sync) in runs.items():
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
 
 
 # ----------------------------------------------------------------- sequence kernels
@@ -198,12 +211,14 @@ def bench_sequences(sizes, repeats, torch_device="cpu"):
         for size in sizes:
             for dt_name, dtype in DTYPES.items():
                 inputs = sequence_inputs(cell, **SIZES[size], dtype=dtype)
-                entry = {"numpy_ms": median_ms(reference_step(cell, inputs), repeats),
-                         "gemm_bound_ms": median_ms(gemm_bound_step(cell, inputs), repeats)}
-                entry["vs_gemm"] = entry["numpy_ms"] / entry["gemm_bound_ms"]
+                runs = {"numpy_ms": (reference_step(cell, inputs), synchronize),
+                        "gemm_bound_ms": (gemm_bound_step(cell, inputs), synchronize)}
                 run_torch = torch_step(cell, inputs, torch_device)
+                if run_torch is not None:  # torch_step synchronises by itself
+                    runs["torch_ms"] = (run_torch, lambda: None)
+                entry = interleaved_median_ms(runs, repeats)
+                entry["vs_gemm"] = entry["numpy_ms"] / entry["gemm_bound_ms"]
                 if run_torch is not None:
-                    entry["torch_ms"] = median_ms(run_torch, repeats, sync=lambda: None)
                     entry["vs_torch"] = entry["numpy_ms"] / entry["torch_ms"]
                 results[cell][f"{size}_{dt_name}"] = entry
                 _progress(f"{cell} {size}_{dt_name}: " + ", ".join(
@@ -622,6 +637,8 @@ def main(argv=None) -> int:
         grading = results.get("grading", {})
         results["memory"]["grading_worker_peak_rss_mb"] = grading.get(
             "peak_rss_mb_1_worker", f"not measured ({grading.get('status', 'grading not run')})")
+    if hasattr(os, "getloadavg"):  # other work on the machine makes every number slower
+        results["machine"]["load_average_at_end"] = list(os.getloadavg())
     results["targets"] = check_targets(results)
 
     print(format_report(results))
