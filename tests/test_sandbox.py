@@ -249,3 +249,25 @@ def test_setup_problems_raise_sandbox_error(tmp_path):
         run_notebook(new_notebook(), tmp_path / "missing", env={})
     with pytest.raises(ValueError, match="cell_seconds"):
         Limits(cell_seconds=0)
+
+
+def test_concurrent_sandboxes_run_apart(tmp_path):
+    results = {}
+
+    def grade(name):
+        (tmp_path / name).mkdir()
+        nb = new_notebook(cells=[new_code_cell(
+            "import os\nopen('mine.txt', 'w').write(str(os.getuid()))\n"
+            "print(os.getuid(), sorted(os.listdir('.')))")])
+        results[name] = run_notebook(nb, tmp_path / name, env={})
+
+    threads = [threading.Thread(target=grade, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    shown = {name: text(out.nb.cells[0]).split(maxsplit=1) for name, out in results.items()}
+    assert all(out.status == "ok" for out in results.values())
+    assert shown["a"][1].strip() == shown["b"][1].strip() == "['mine.txt']"
+    if os.geteuid() == 0:     # one unprivileged uid per sandbox
+        assert shown["a"][0] != shown["b"][0] and "0" not in (shown["a"][0], shown["b"][0])
