@@ -66,9 +66,19 @@ ASSIGNMENT = {assignment!r}
 # a cell that runs longer than this while grading is stopped and gets no points
 c.Execute.timeout = {timeout}
 
-# Hidden reference values for the graded test cells. Grading kernels inherit
-# the environment, so plain `nbgrader autograde` run here finds them too.
+# `rnn-assignment grade` runs kernels in a sandbox and scores outside them
+# (docs/grading-at-scale.md). For plain, unsandboxed `nbgrader autograde` on a
+# trusted machine, kernels inherit this environment: the hidden tests' module
+# and the hidden references, so they score in the kernel.
 os.environ.setdefault({env!r}, str(_here / {references!r}))
+try:
+    import autograder as _autograder
+    _kernel = str(Path(_autograder.__file__).resolve().parent / "kernel")
+    if _kernel not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (_kernel, os.environ.get("PYTHONPATH", "")) if p)
+except ImportError:  # nbgrader run outside the instructor environment
+    pass
 '''
 
 GITIGNORE = """\

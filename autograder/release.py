@@ -45,7 +45,7 @@ STUDENT_BUNDLE_FILES = Path(__file__).resolve().parent / "student_bundle"
 
 # Text that must never reach students (nbgrader removes the regions; this checks it did).
 LEAK_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS",
-                "END HIDDEN TESTS", "grade_unit", "kernel_grading", "import autograder",
+                "END HIDDEN TESTS", "grade_unit", "rnn_grading_kernel", "import autograder",
                 "from autograder")
 
 # Student ids of the two submissions made by the release check.

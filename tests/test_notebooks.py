@@ -92,6 +92,12 @@ def test_graded_cell_runs_the_visible_check_and_the_hidden_grading_of_its_unit(u
 # ------------------------------------------------------------ real runs
 
 
+# where the hidden tests' module rnn_grading_kernel lives (on PYTHONPATH in grading kernels)
+KERNEL_PATH = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1] / "autograder"
+                                                  / "kernel"), os.environ.get("PYTHONPATH", ""))
+                              if p)
+
+
 @pytest.fixture(scope="module")
 def notebook_folder(tmp_path_factory):
     """Both source notebooks side by side, and a references file, in a temporary folder."""
@@ -105,7 +111,7 @@ def notebook_folder(tmp_path_factory):
 @pytest.mark.slow
 def test_nbgrader_validate_passes_on_the_solution_notebooks(notebook_folder):
     folder, references = notebook_folder
-    env = tools_env(**{REFERENCES_ENV: str(references)})
+    env = tools_env(**{REFERENCES_ENV: str(references), "PYTHONPATH": KERNEL_PATH})
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", *NOTEBOOKS],
                           cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     output = proc.stdout + proc.stderr
@@ -125,6 +131,8 @@ def test_solution_notebook_runs_top_to_bottom_while_grading(name, notebook_folde
     # the kernel inherits the environment: short training cells, hidden references found
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     monkeypatch.setenv(REFERENCES_ENV, str(references))
+    # the hidden tests' module (trusted: it scores in the kernel, no sandbox here)
+    monkeypatch.setenv("PYTHONPATH", KERNEL_PATH)
     notebook = nbformat.read(folder / name, as_version=4)
     start = time.perf_counter()
     NotebookClient(notebook, timeout=600, kernel_name="python3",
