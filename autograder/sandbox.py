@@ -31,7 +31,6 @@ raises :class:`SandboxError` with how to fix the machine.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import copy
 import importlib.util
@@ -210,26 +209,57 @@ _font_cache: list = []
 
 
 def _matplotlib_font_cache() -> str | None:
-    """matplotlib's font list, built once per grader process and shown to every kernel.
+    """matplotlib's font list, built once per machine and environment, shown to every kernel.
 
     Without it each kernel rebuilds the list on its first plot (about a second).
-    The list holds font file paths, which are the same inside the sandbox.
+    The list holds font file paths, which are the same inside the sandbox. It
+    lives in the temp folder under a name fixed by the grader's uid and Python
+    environment, so grading processes share it; a folder of that name that
+    someone else owns, or that others may write to, is not used.
     """
     with _font_cache_lock:
         if not _font_cache:
-            folder = tempfile.mkdtemp(prefix="rnn-sandbox-fonts-")
-            atexit.register(shutil.rmtree, folder, True)
-            os.chmod(folder, 0o755)
-            env = {"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": folder, "HOME": folder}
-            subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
-                           check=False)
-            names = [n for n in os.listdir(folder) if n.startswith("fontlist")]
-            path = os.path.join(folder, names[0]) if names else None
-            if path:
-                os.chmod(path, 0o644)
-            _font_cache.append(path)
+            _font_cache.append(_build_font_cache())
         return _font_cache[0]
+
+
+def _build_font_cache() -> str | None:
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mpl_version = version("matplotlib")
+    except PackageNotFoundError:
+        return None
+    key = hashlib.sha256(f"{sys.prefix}|{mpl_version}".encode()).hexdigest()[:12]
+    folder = os.path.join(tempfile.gettempdir(), f"rnn-sandbox-fonts-{os.geteuid()}-{key}")
+
+    def usable(path):
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return None
+        names = sorted(n for n in os.listdir(path) if n.startswith("fontlist"))
+        return os.path.join(path, names[-1]) if names else None
+
+    found = usable(folder)
+    if found:
+        return found
+    building = tempfile.mkdtemp(prefix="rnn-sandbox-fonts-")
+    env = {"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": building, "HOME": building}
+    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                   check=False)
+    os.chmod(building, 0o755)
+    for name in os.listdir(building):
+        os.chmod(os.path.join(building, name), 0o644)
+    try:
+        os.rename(building, folder)        # atomic; another process may have won the race
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)
+    return usable(folder)
 
 
 def _outermost(paths) -> list[str]:
