@@ -66,6 +66,7 @@ def _plain(cell) -> dict:
 def _clean(cell) -> dict:
     """A copy of an instructor cell with outputs cleared."""
     out = copy.deepcopy(dict(cell))
+    out["source"] = _source_text(cell)
     if out.get("cell_type") == "code":
         out["outputs"], out["execution_count"] = [], None
     out.pop("id", None)
