@@ -10,8 +10,9 @@ the gradebook, ...).
 
 Every student is the correct submission (the release notebooks with each
 solution cell filled in from the source notebook, as a student would) or the
-untouched release, plus ONE mutation, placed so that the expected score is
-unambiguous and cheap to grade:
+untouched release, plus one mutation (or two, one per notebook, to save
+grading time), placed so that the expected score is unambiguous and cheap to
+grade:
 
 * a mutation that kills or hangs the kernel sits in the LAST graded unit of a
   notebook (``CaptioningRNN.sample``, ``lstm_backward``), so whether the
@@ -301,40 +302,43 @@ os._exit(1)  # the kernel process ends here, no exception to catch
 
 def _memory_bomb(s, ctx):
     code = """
-# 100 MiB at a time until the memory runs out (bounded at 8 GiB: far above any sandbox limit)
-hog = [bytearray(100 * 2**20) for _ in range(80)]
+# 100 MiB at a time until the memory runs out (bounded at 8 GiB, far above any sandbox limit;
+# np.zeros reserves the memory without writing it, so a machine without a limit is not hurt)
+hog = [np.zeros(100 * 2**20, dtype=np.uint8) for _ in range(80)]
 """
     s.edit_solution(RNN, "captioning_model_solution", lambda src: _at_region(src, code, "sample"))
-    return ("CaptioningRNN.sample allocates 100 MiB blocks until MemoryError (the sandbox's "
-            "address-space limit): every sample call raises; captioning_sample 0, the kernel "
-            "survives, not flagged",
+    return ("CaptioningRNN.sample reserves 100 MiB blocks until MemoryError (the sandbox "
+            "limits each process's address space): every sample call raises; "
+            "captioning_sample 0, the kernel survives, not flagged",
             dict(scores=_zero("captioning_sample"), flagged=False,
-                 present=((RNN, "bytearray(100 * 2**20)"),)))
+                 present=((RNN, "np.zeros(100 * 2**20, dtype=np.uint8)"),)))
 
 
 def _fork_bomb(s, ctx):
     code = """
-import os
-import time
-children = []
-try:
-    for _ in range(500):  # fork until the process limit says no (BlockingIOError)
-        pid = os.fork()
-        if pid == 0:  # a copy of this process: it forks too, waits a second, and exits
-            try:
-                os.fork()
-                time.sleep(1)
-            finally:
-                os._exit(0)
-        children.append(pid)
-finally:
-    for pid in children:
-        os.waitpid(pid, 0)
+# A fork bomb, on one-step sequences only (T=1 is a hidden case): fork until the process
+# limit says no (BlockingIOError). Bounded at 500 forks, so a machine without a limit survives.
+if dh.shape[1] == 1:
+    import os
+    children = []
+    try:
+        for _ in range(500):
+            pid = os.fork()
+            if pid == 0:  # a copy of this process: it forks once more and exits at once
+                try:
+                    os.fork()
+                finally:
+                    os._exit(0)
+            children.append(pid)  # not waited for yet: they stay in the process table
+    finally:
+        for pid in children:
+            os.waitpid(pid, 0)
 """
     s.edit_solution(LSTM, "lstm_backward_solution", lambda src: _at_region(src, code))
-    return ("lstm_backward is a fork bomb (every child forks again; bounded at 500 forks of "
-            "the kernel): the sandbox's process limit makes os.fork raise, so every call "
-            "raises; lstm_backward 0, the kernel and the grader survive, not flagged",
+    return ("lstm_backward is a fork bomb on the hidden T=1 case (every child forks again; "
+            "bounded at 500 forks of the kernel): the sandbox's process limit makes os.fork "
+            "raise on that case; lstm_backward 0, the kernel and the grader survive, not "
+            "flagged",
             dict(scores=_zero("lstm_backward"), flagged=False,
                  present=((LSTM, "os.fork()"),)))
 
@@ -579,33 +583,45 @@ get_ipython().events.register("post_run_cell", brag)
     s.edit_solution(LSTM, "lstm_step_forward_solution",
                     _replace_once(r"^(\s*)next_h = o \* tanh_c$",
                                   r"\1next_h = 2 * o * tanh_c  # wrong"))
+    next_c = UNITS["lstm_step_forward"].outputs["next_c"]
     return ("lstm_step_forward returns 2 * next_h (its cache is right), and the cell registers "
             "IPython pre/post_run_cell hooks that print '6 / 6 points', a big number and a "
-            "forged record after every cell: no effect, lstm_step_forward 0, the rest full",
-            dict(scores=_zero("lstm_step_forward"), flagged=False,
+            "forged record after every cell: no effect, lstm_step_forward keeps only next_c's "
+            "points, the rest full",
+            dict(scores=_scores(test_lstm_step_forward=next_c), flagged=False,
                  present=((LSTM, 'events.register("post_run_cell"'),)))
 
 
-# student id -> mutation; ids short and descriptive
+# student id -> its mutations. Grading a notebook costs 10-40 s, so a mutation that touches
+# only the LSTM notebook shares a student with one that touches only the RNN notebook (the
+# LSTM notebook imports the RNN cells after its own graded cells): 24 notebooks, not 34.
 MUTATIONS = {
-    "s00-untouched": _untouched,
-    "s01-correct": _correct,
-    "s02-wrong-dwh": _wrong_dwh,
-    "s03-import-error": _import_error,
-    "s04-endless-loop": _endless_loop,
-    "s05-ignores-signals": _ignores_signals,
-    "s06-os-exit": _os_exit,
-    "s07-memory-bomb": _memory_bomb,
-    "s08-fork-bomb": _fork_bomb,
-    "s09-noisy-output": _noisy,
-    "s10-tampered-test-cells": _tampered_test_cells,
-    "s11-monkeypatch": _monkeypatch,
-    "s12-reads-instructor-files": _reads_instructor_files,
-    "s13-imports-autograder": _imports_autograder,
-    "s14-network": _network,
-    "s15-hard-coded-public-answers": _hard_coded,
-    "s16-ipython-hook": _ipython_hook,
+    "s00-untouched": (_untouched,),
+    "s01-correct": (_correct,),
+    "s02-wrong-dwh": (_wrong_dwh,),
+    "s03-import-error": (_import_error,),
+    "s04-endless-loop": (_endless_loop,),
+    "s05-kernel-killers": (_os_exit, _ignores_signals),
+    "s06-bombs": (_memory_bomb, _fork_bomb),
+    "s07-noisy-and-tampered": (_noisy, _tampered_test_cells),
+    "s08-monkeypatch": (_monkeypatch,),
+    "s09-snoops": (_reads_instructor_files, _network),
+    "s10-imports-autograder": (_imports_autograder,),
+    "s11-fakes": (_hard_coded, _ipython_hook),
 }
+
+
+def _combined(results) -> Expected:
+    """One Expected for several mutations of different units: each keeps its own losses."""
+    descriptions, scores, flagged, hidden, present = [], {}, False, (), ()
+    for description, fields in results:
+        descriptions.append(description)
+        for key, value in fields["scores"].items():
+            scores[key] = min(value, scores.get(key, value))
+        flagged = flagged or fields["flagged"]
+        hidden += fields.get("must_not_appear", ())
+        present += fields.get("present", ())
+    return Expected("; ".join(descriptions), scores, flagged, hidden, present)
 
 
 def _course_secret(course) -> str:
@@ -632,13 +648,13 @@ def build_corpus(source_dir: Path, release_dir: Path, out_dir: Path, *,
     course = release_dir.parents[1]
     ctx = {"course": course, "secret": _course_secret(course), "listener_port": int(listener_port)}
     corpus = {}
-    for student, mutate in MUTATIONS.items():
-        s = _Student(release, solutions, untouched=mutate is _untouched)
-        description, fields = mutate(s, ctx)
+    for student, mutations in MUTATIONS.items():
+        s = _Student(release, solutions, untouched=_untouched in mutations)
+        expected = _combined([mutate(s, ctx) for mutate in mutations])
         folder = Path(out_dir) / student
         folder.mkdir(parents=True, exist_ok=True)
         for name, nb in s.notebooks().items():
             nbformat.validate(nb)
             nbformat.write(nb, str(folder / f"{name}.ipynb"))
-        corpus[student] = Expected(description, **fields)
+        corpus[student] = expected
     return corpus
