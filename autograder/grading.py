@@ -327,7 +327,7 @@ def _run_jobs(jobs, inputs: bytes, options, on_result) -> None:
     else:
         workers = options.workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=min(workers, len(jobs)), threads_per_worker=1,
-                               processes=True, memory_limit=0, dashboard_address=None,
+                               processes=True, memory_limit=0, dashboard_address=":0",
                                silence_logs=logging.ERROR)
         client = Client(cluster)
     bar = _progress(len(jobs), options.progress)
