@@ -391,6 +391,7 @@ def _score(job: _Job, run: dict, references) -> dict:
     return {"format": RESULT_FORMAT, "key": job.key, "student": job.student,
             "notebook": job.notebook, "status": status, "reason": review, "flagged": flagged,
             "changes": job.changes, "tests": tests, "seconds": run.get("seconds"),
+            "cell_seconds": run.get("cell_seconds"),
             "worker": run.get("worker"), "graded_at": time.time()}
 
 
