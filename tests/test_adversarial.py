@@ -32,7 +32,7 @@ from autograder.course import Course, tools_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
-CELL_TIMEOUT_S = 20
+CELL_TIMEOUT_S = 40  # the heaviest test cell (lstm_backward) takes ~16 s on a busy 2-core machine
 WORKERS = 2
 # never in anything a student sees
 HIDDEN_TEST_TEXT = ("rnn_grading_kernel", "BEGIN HIDDEN TESTS")
@@ -162,7 +162,7 @@ def test_corpus_builds(course, corpus, listener):
                   and not c.metadata["nbgrader"].get("solution")}
     assert autograded == expected_points()
     assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
-    assert len(expected) >= 12
+    assert len(expected) >= 10
 
     notebooks = {}
     for student, want in expected.items():
@@ -194,8 +194,8 @@ def test_corpus_builds(course, corpus, listener):
             assert notebooks[student] != notebooks["s01-correct"], student
 
     # the tampered test cells
-    rnn = notebooks["s07-noisy-and-tampered"]["RNN_Captioning"]
-    lstm = notebooks["s07-noisy-and-tampered"]["LSTM_Captioning"]
+    rnn = notebooks["s06-noisy-and-tampered"]["RNN_Captioning"]
+    lstm = notebooks["s06-noisy-and-tampered"]["LSTM_Captioning"]
     ids = _grade_ids(rnn)
     assert "test_rnn_forward" not in ids
     assert ids.count("test_word_embedding_forward") == 2
@@ -208,18 +208,18 @@ def test_corpus_builds(course, corpus, listener):
 
     # what must not leak is known, and is nowhere in the submissions themselves
     secret = course.secret_path.read_text().strip()
-    assert secret in expected["s09-snoops"].must_not_appear
-    assert str(listener.port) in _sources(notebooks["s09-snoops"]["LSTM_Captioning"])
+    assert secret in expected["s08-snoops"].must_not_appear
+    assert str(listener.port) in _sources(notebooks["s08-snoops"]["LSTM_Captioning"])
     for student, nbs in notebooks.items():
         for nb in nbs.values():
             text = json.dumps(nb)
-            assert not any(t in text for t in expected["s09-snoops"]
+            assert not any(t in text for t in expected["s08-snoops"]
                            .must_not_appear if t != BEGIN), student
 
     flagged = sorted(s for s, e in expected.items() if e.flagged)
     print("\n" + "\n".join(f"{s:32} {e.total:5g} {'flagged' if e.flagged else ''}"
                            for s, e in expected.items()))
-    assert flagged == ["s05-kernel-killers"]
+    assert flagged == ["s04-kernel-killers"]
 
 
 # ------------------------------------------------------------ grading them all
@@ -281,7 +281,7 @@ def test_feedback_exists_and_shows_no_hidden_test_and_nothing_stolen(graded, cou
 
 @pytest.mark.slow
 def test_grade_files_hold_no_secret_and_no_stolen_text(graded, course, corpus):
-    stolen = corpus.expected["s09-snoops"].must_not_appear
+    stolen = corpus.expected["s08-snoops"].must_not_appear
     for name in ("grades.csv", "grades_by_test.csv", "review.csv"):
         text = (course.root / name).read_text(errors="replace")
         leaks = [t[:40] for t in stolen + HIDDEN_TEST_TEXT if t in text]

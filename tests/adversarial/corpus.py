@@ -1,4 +1,4 @@
-"""Adversarial submissions: one student per way to crash the grader or to cheat it.
+"""Adversarial submissions: the ways to crash the grader or to cheat it, one or two per student.
 
 ``build_corpus(source_dir, release_dir, out_dir, listener_port=PORT)`` writes
 ``out_dir/<student_id>/{RNN_Captioning,LSTM_Captioning}.ipynb`` and returns,
@@ -140,7 +140,7 @@ def solution_sources(source_dir) -> dict:
 
 
 def correct_submission(release, solutions) -> dict:
-    """The release notebooks with every solution cell filled in from the source (markers removed)."""
+    """The release notebooks with every solution cell filled in from the source, markers removed."""
     done = {}
     for name, nb in release.items():
         nb = copy.deepcopy(nb)
@@ -248,13 +248,13 @@ def _wrong_dwh(s, ctx):
 
 
 def _import_error(s, ctx):
-    code = "from assignment.layers import word_embedding_backward_helper  # there is no such thing"
-    s.edit_solution(RNN, "word_embedding_backward_solution", lambda src: _on_top(src, code))
-    return ("the word_embedding_backward cell starts with an ImportError, so the function is "
-            "never defined: that unit 0 (captioning_loss is graded with the reference "
-            "behaviour of the layers it uses)",
-            dict(scores=_zero("word_embedding_backward"), flagged=False,
-                 present=((RNN, "word_embedding_backward_helper"),)))
+    code = "from assignment.layers import lstm_step_backward_helper  # there is no such thing"
+    s.edit_solution(LSTM, "lstm_step_backward_solution", lambda src: _on_top(src, code))
+    return ("the lstm_step_backward cell starts with an ImportError, so the function is never "
+            "defined: that unit 0 (lstm_backward is graded with the reference behaviour of "
+            "the steps it uses)",
+            dict(scores=_zero("lstm_step_backward"), flagged=False,
+                 present=((LSTM, "lstm_step_backward_helper"),)))
 
 
 def _endless_loop(s, ctx):
@@ -317,22 +317,17 @@ hog = [np.zeros(100 * 2**20, dtype=np.uint8) for _ in range(80)]
 def _fork_bomb(s, ctx):
     code = """
 # A fork bomb, on one-step sequences only (T=1 is a hidden case): fork until the process
-# limit says no (BlockingIOError). Bounded at 500 forks, so a machine without a limit survives.
+# limit says no (BlockingIOError). The children are never waited for, so they keep their
+# places in the process table until the kernel ends and every later call fails at once.
+# Bounded at 500 forks, so a machine without a limit survives.
 if dh.shape[1] == 1:
     import os
-    children = []
-    try:
-        for _ in range(500):
-            pid = os.fork()
-            if pid == 0:  # a copy of this process: it forks once more and exits at once
-                try:
-                    os.fork()
-                finally:
-                    os._exit(0)
-            children.append(pid)  # not waited for yet: they stay in the process table
-    finally:
-        for pid in children:
-            os.waitpid(pid, 0)
+    for _ in range(500):
+        if os.fork() == 0:  # a copy of this process: it forks once more and exits at once
+            try:
+                os.fork()
+            finally:
+                os._exit(0)
 """
     s.edit_solution(LSTM, "lstm_backward_solution", lambda src: _at_region(src, code))
     return ("lstm_backward is a fork bomb on the hidden T=1 case (every child forks again; "
@@ -594,20 +589,19 @@ get_ipython().events.register("post_run_cell", brag)
 
 # student id -> its mutations. Grading a notebook costs 10-40 s, so a mutation that touches
 # only the LSTM notebook shares a student with one that touches only the RNN notebook (the
-# LSTM notebook imports the RNN cells after its own graded cells): 24 notebooks, not 34.
+# LSTM notebook imports the RNN cells after its own graded cells), and two that touch
+# different units of one notebook share one too: 20 notebooks, not 34.
 MUTATIONS = {
     "s00-untouched": (_untouched,),
     "s01-correct": (_correct,),
-    "s02-wrong-dwh": (_wrong_dwh,),
-    "s03-import-error": (_import_error,),
-    "s04-endless-loop": (_endless_loop,),
-    "s05-kernel-killers": (_os_exit, _ignores_signals),
-    "s06-bombs": (_memory_bomb, _fork_bomb),
-    "s07-noisy-and-tampered": (_noisy, _tampered_test_cells),
-    "s08-monkeypatch": (_monkeypatch,),
-    "s09-snoops": (_reads_instructor_files, _network),
-    "s10-imports-autograder": (_imports_autograder,),
-    "s11-fakes": (_hard_coded, _ipython_hook),
+    "s02-wrong-dwh-endless-loop": (_wrong_dwh, _endless_loop),
+    "s03-import-errors": (_imports_autograder, _import_error),
+    "s04-kernel-killers": (_os_exit, _ignores_signals),
+    "s05-bombs": (_memory_bomb, _fork_bomb),
+    "s06-noisy-and-tampered": (_noisy, _tampered_test_cells),
+    "s07-monkeypatch": (_monkeypatch,),
+    "s08-snoops": (_reads_instructor_files, _network),
+    "s09-fakes": (_hard_coded, _ipython_hook),
 }
 
 
