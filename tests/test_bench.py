@@ -154,3 +154,21 @@ def test_unknown_section_is_rejected_with_the_choices(capsys):
     assert bench.main(["--sections", "sequences,speed"]) == 2
     err = capsys.readouterr().err
     assert "speed" in err and "sequences, train, gradcheck, grading, memory" in err
+
+
+@pytest.mark.slow
+def test_grading_section_times_grade_and_plain_nbgrader_on_the_same_submission(tmp_path):
+    # Real release, real nbgrader autograde and real `rnn-assignment grade` on one submission.
+    section = bench.bench_grading(1, tmp_path)
+    assert section["status"] == "measured", section["status"]
+    for key in ("plain_nbgrader_s_per_submission", "s_per_submission_1_worker",
+                "s_per_submission_2_worker", "peak_rss_mb_1_worker"):
+        assert section[key] > 0, key
+    assert section["speedup_2_workers"] == pytest.approx(
+        section["s_per_submission_1_worker"] / section["s_per_submission_2_worker"])
+    assert section["vs_plain_nbgrader"] == pytest.approx(
+        section["s_per_submission_1_worker"] / section["plain_nbgrader_s_per_submission"])
+    # both pipelines graded the same submission: every graded notebook is there
+    for course in ("plain_nbgrader", "course_1_workers", "course_2_workers"):
+        graded = tmp_path / course / "autograded" / "bench-001" / "rnn_captioning"
+        assert sorted(os.listdir(graded)) >= sorted(NOTEBOOKS), course
