@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -452,10 +451,10 @@ def bench_grading(num_submissions, workdir):
 
 def training_peak_rss_mb(iterations):
     """Peak RSS (MiB) of a fresh process that trains the notebook's LSTM for ``iterations``."""
-    code = ("import sys; from autograder import bench; "
-            "from assignment.data import load_coco_data; "
-            f"bench.training_iterations_per_s(load_coco_data(), 'lstm', {TRAIN_CONFIG['wordvec_dim']}, "
-            f"{TRAIN_CONFIG['hidden_dim']}, {TRAIN_CONFIG['batch_size']}, {iterations})")
+    c = TRAIN_CONFIG
+    code = ("from autograder import bench; from assignment.data import load_coco_data; "
+            f"bench.training_iterations_per_s(load_coco_data(), 'lstm', {c['wordvec_dim']}, "
+            f"{c['hidden_dim']}, {c['batch_size']}, {iterations})")
     _, peak, proc = run_measured([sys.executable, "-c", code], cwd=REPO,
                                  env=dict(os.environ, ASSIGNMENT_BACKEND="numpy"))
     if proc.returncode != 0:
@@ -518,7 +517,7 @@ def lookup(results, key):
 
 
 def check_targets(results):
-    """Every target of TARGETS with the measured value: a list of dicts (value None: not measured)."""
+    """Every target of TARGETS with its measured value, as dicts (value None: not measured)."""
     rows = []
     for key, op, limit in TARGETS:
         value = lookup(results, key)
