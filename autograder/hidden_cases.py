@@ -553,7 +553,12 @@ def build_grading_inputs(references_path, out_path) -> Path:
                 "settings": case.settings,
                 "inputs": {k: store.add(v) for k, v in case.inputs.items()},
                 "calls": _record_calls(name, unit, case.inputs, case.settings, store)
-                if unit.uses else []})
+                if unit.uses else [],
+                # a backward case's own forward outputs (not the unit's answers, and not
+                # any forward unit's cases: other inputs): the kernel skips collecting
+                # own-forward evidence when the student's forward pass gives them
+                "forward_outputs": {k: store.add(v) for k, v in case.forward_expected.items()}
+                if PROTOCOLS[name].kind == "backward" else {}})
         index["units"][name] = {"uses": list(unit.uses), "cases": cases}
     arrays = dict(store.arrays)
     arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),
