@@ -359,6 +359,13 @@ def _run_jobs(jobs, inputs: bytes, options, on_result) -> None:
 # --------------------------------------------------------------------- 4. score
 
 
+def _clean_reason(text) -> str:
+    """The sandbox's reason on one line, without Jupyter's connection-file chatter."""
+    lines = [line.strip() for line in str(text or "").splitlines()
+             if line.strip() and "--existing" not in line and "connect another client" not in line]
+    return " / ".join(lines)[:300]
+
+
 def _score(job: _Job, run: dict, references) -> dict:
     """The result of one notebook: per test, the score and the feedback (no hidden values)."""
     import nbformat
@@ -369,8 +376,8 @@ def _score(job: _Job, run: dict, references) -> dict:
     status = run["status"]
     stop = run.get("cell_index")
     reason = STOPPED.get(status, "")
-    if reason and run.get("reason"):
-        reason = f"{reason}: {run['reason']}"
+    if reason and _clean_reason(run.get("reason")):
+        reason = f"{reason}: {_clean_reason(run['reason'])}"
     tests = []
     for index, cell in enumerate(executed.cells):
         if not is_test(cell):
@@ -608,10 +615,23 @@ def generate_feedback(course, assignment=ASSIGNMENT, student=None) -> list:
 # ---------------------------------------------------------------------- grade
 
 
+HIDDEN_TEST_IMPORT = "from rnn_grading_kernel import grade_unit"
+
+
 def _check_ready(course, assignment):
     if not course.release_dir(assignment).is_dir() or not course.references_path.is_file():
         raise GradingError(f"{course.root} has no released assignment {assignment!r}: run "
                            f"`rnn-assignment release --course {course.root}` first")
+    for name in NOTEBOOKS:
+        source, _ = _read_json(course.source_dir(assignment) / name)
+        tests = [c for c in (source or {}).get("cells", []) if is_test(c)]
+        stale = [grade_id(c) for c in tests if HIDDEN_TEST_IMPORT not in "".join(c["source"])]
+        if not tests or stale:
+            raise GradingError(
+                f"the hidden tests of {course.source_dir(assignment) / name} are not the ones this "
+                f"grader runs ({', '.join(stale[:3]) or 'no test cells'}): the course was "
+                "released by an older version. Run `rnn-assignment release --course "
+                f"{course.root}` again (same secret, same hidden cases).")
 
 
 def grade(course_dir, submissions=None, options: GradeOptions | None = None,
@@ -689,6 +709,9 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
                 earlier["_nb"] = None
                 report.results[key] = earlier
         else:
+            # set-up problems are ruled out before the run (_check_ready, the grading
+            # inputs' fingerprint, check_sandbox): whatever happens in the kernel
+            # is the notebook's, and is graded
             result = _score(job, run, course.references_path)
             _write_atomic(_result_path(course, *key), json.dumps(result, indent=1))
             _write_atomic(course.root / EXECUTED_DIR / job.student / f"{job.notebook}.ipynb",
