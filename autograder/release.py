@@ -351,9 +351,15 @@ def autograde_copy(course, assignment, submissions, workdir):
     copy = Course(Path(workdir) / "course")
     copy.root.mkdir(parents=True)
     shutil.copy2(course.config_path, copy.config_path)
-    shutil.copy2(course.gradebook_path, copy.gradebook_path)
+    with open(copy.config_path, "a") as f:  # whatever gradebook the course uses: not this one
+        f.write(f"\nc.CourseDirectory.db_url = {copy.gradebook_url!r}  # release check copy\n")
     shutil.copytree(course.source_dir(assignment), copy.source_dir(assignment))
-    shutil.copytree(course.release_dir(assignment), copy.release_dir(assignment))
+    if course.gradebook_path.is_file():
+        shutil.copy2(course.gradebook_path, copy.gradebook_path)
+    else:  # the course's gradebook is a database server: a fresh SQLite one for the copy
+        generate_assignment(copy, assignment)
+    shutil.copytree(course.release_dir(assignment), copy.release_dir(assignment),
+                    dirs_exist_ok=True)
     copy.references_path.parent.mkdir(parents=True)
     shutil.copy2(course.references_path, copy.references_path)
     incoming = Path(workdir) / "submissions"
