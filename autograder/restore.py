@@ -131,7 +131,9 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
                 out_cells.append(_clean(stub))
                 changes.append(f"the answer cell {gid} was missing: graded as released")
             else:
-                restored = _clean(cell)
+                # the released cell's metadata: its checksum tells nbgrader whether the
+                # student answered at all (an unchanged written answer gets 0, not a review)
+                restored = _clean(released.get(gid, cell))
                 restored["source"] = _source_text(mine)
                 if mine.get("cell_type") != cell.get("cell_type"):
                     changes.append(f"the answer cell {gid} had its type changed: put back")

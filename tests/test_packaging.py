@@ -39,7 +39,7 @@ def test_cli_lists_its_subcommands():
     out = subprocess.run([sys.executable, "-m", "autograder.cli", "--help"], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
-    for command in ("data", "demo", "report"):
+    for command in ("data", "demo", "report", "release", "grade", "export", "feedback", "bench"):
         assert command in out.stdout
 
 
