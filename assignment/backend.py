@@ -192,13 +192,14 @@ def scatter_add(a, indices, values) -> None:
     """In place ``a[indices] += values``, accumulating over repeated indices.
 
     ``a[idx] += v`` would count a repeated index only once: the word-embedding
-    backward needs every occurrence of a word to add its gradient. NumPy has
-    ``np.add.at``; CuPy has ``cupyx.scatter_add``.
+    backward needs every occurrence of a word to add its gradient. NumPy and
+    CuPy 13+ have ``add.at``; older CuPy has ``cupyx.scatter_add`` (deprecated
+    since CuPy 14).
     """
     module = _module_of(a) or _active.module
     if module is np:
         np.add.at(a, indices, values)
-    elif module.__name__ == "cupy":
+    elif module.__name__ == "cupy" and not hasattr(module.add, "at"):
         import cupyx
         cupyx.scatter_add(a, indices, values)
     else:
