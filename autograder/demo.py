@@ -146,7 +146,7 @@ def run_grading_demo(out_dir="outputs", workers=None, cell_timeout=30.0):
     samples = write_samples(result.course.source_dir(), result.course.release_dir(),
                             out / "demo_submissions")
     print(f"grading {len(samples)} sample submissions (sandboxed, "
-          f"{workers or 'one per core'} worker(s)):")
+          f"{f'{workers} worker(s)' if workers else 'one worker per core'}):")
     for student, text in samples.items():
         print(f"  {student:<15} {text}")
     report = grade(course_dir, out / "demo_submissions",
