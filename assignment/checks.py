@@ -203,6 +203,15 @@ def write_check_file(path, header: dict, units: dict) -> Path:
         index["units"][name] = entry
     arrays["__index__"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
 
+    return write_npz(path, arrays)
+
+
+def write_npz(path, arrays: dict) -> Path:
+    """Write ``arrays`` as an .npz (no pickles), byte-identical for the same arrays.
+
+    Entries sorted, fixed timestamps; written to a temporary file, then moved
+    into place, so a reader never sees half a file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

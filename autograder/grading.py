@@ -483,10 +483,6 @@ def _quiet_nbgrader(app) -> None:
 
 def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
     """nbgrader autograde (+ feedback) of one student with the given results; '' or the error."""
-    from nbgrader.api import Gradebook
-    from nbgrader.converters import Autograde, GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-
     from .nbgrader_steps import PENDING
 
     PENDING.clear()

@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
-import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -563,16 +560,4 @@ def build_grading_inputs(references_path, out_path) -> Path:
     arrays = dict(store.arrays)
     arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),
                                         dtype=np.uint8)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, arrays[key], allow_pickle=False)
-            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
-    os.replace(tmp, out_path)
-    return out_path
+    return checks.write_npz(out_path, arrays)

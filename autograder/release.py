@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from .course import (ASSIGNMENT, COURSE_ID, NOTEBOOKS, REFERENCES_ENV, REPO, SOURCE_NOTEBOOKS,
+from .course import (ASSIGNMENT, COURSE_ID, NOTEBOOKS, REPO, SOURCE_NOTEBOOKS,
                      Course, CourseError, tools_env)
 
 STUDENT_BUNDLE_FILES = Path(__file__).resolve().parent / "student_bundle"
