@@ -163,8 +163,6 @@ def _import_zip(course, archive, assignment, only_student, zip_regexp) -> list:
     shutil.rmtree(target.parent, ignore_errors=True)
     target.mkdir(parents=True)
     shutil.copyfile(archive, target / archive.name)
-    before = {p.name for p in (course.root / "submitted").glob("*")} \
-        if (course.root / "submitted").is_dir() else set()
     proc = subprocess.run(
         [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force",
          f"--FileNameCollectorPlugin.named_regexp={zip_regexp}"],
@@ -182,7 +180,6 @@ def _import_zip(course, archive, assignment, only_student, zip_regexp) -> list:
         raise GradingError(f"no file in {archive} matches the pattern {zip_regexp!r} (nbgrader's "
                            "<assignment>_<student>_attempt_<timestamp>_<notebook>.ipynb); pass "
                            "--zip-regexp for your learning-management system's naming")
-    del before
     students = sorted(_safe_student(s) for s in found)
     return [s for s in students if not only_student or s == only_student]
 
