@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import to_numpy
+from .check_errors import CheckFailed, stub_message
 
 __all__ = ["check_unit", "PROTOCOLS", "UNIT_NAMES", "PUBLIC_CHECKS", "read_check_file",
            "write_check_file", "execute", "collect_evidence", "judge_case", "evaluate_case",
@@ -750,8 +751,22 @@ def _close(a, b, tol=1e-6) -> bool:
     return a.shape == b.shape and bool((_rel_errors(a, b) <= tol).all())
 
 
+# A ratio hint ("the right answer times 2") needs a scale that many entries
+# agree on: one number, or a handful, always equals the right one times
+# *something*. Fewer entries than this, and a wrong value gets no ratio hint.
+RATIO_MIN_ENTRIES = 4
+
+
 def diagnose(name, actual, case: CheckCase, hints: dict, tol: float, end_token=None) -> str:
-    """A hint for a wrong output: a known mistake it matches, or a telling pattern."""
+    """A hint for a wrong output: a known mistake it matches, or a pattern that is certain.
+
+    Known mistakes (``case.mistakes``, with their hints) come first. Otherwise
+    only what the numbers prove is said: a transposed or summed-over shape, an
+    integer or lower-precision dtype, all zeros, the negative of the answer, or
+    one scale factor shared by at least ``RATIO_MIN_ENTRIES`` non-zero entries.
+    A wrong scalar (a loss) gets a hint only from a known mistake: an unknown
+    mistake gets no hint rather than a wrong one.
+    """
     if not isinstance(actual, np.ndarray) or actual.dtype.kind not in "biuf":
         return ""
     expected = case.expected[name]
@@ -781,15 +796,23 @@ def diagnose(name, actual, case: CheckCase, hints: dict, tol: float, end_token=N
         return f"{name} has extra leading axes; expected shape {expected.shape}."
     if a.shape != expected.shape:
         return ""
-    if a.dtype != np.float64:
-        return f"{name} is {a.dtype}; the inputs are float64, keep that (no .astype(np.float32))."
+    if actual.dtype.kind in "biu":
+        return (f"{name} is an integer array ({actual.dtype}): values are floating-point. An "
+                "array made with zeros_like() of integer word indices is integer too; give "
+                "the dtype of the values.")
+    if actual.dtype != np.float64 and _close(a, expected, 1e-3):
+        return (f"{name} is {actual.dtype} and matches only to its precision; the inputs are "
+                "float64, keep that (no .astype(np.float32)).")
+    scalar = expected.size == 1
     if not bool(a.any()) and bool(expected.any()):
-        return f"{name} is all zeros: is it computed (and returned)?"
+        return (f"{name} is zero" if scalar else f"{name} is all zeros") + \
+            ": is it computed (and returned)?"
     if _close(a, -expected):
         return f"{name} has the wrong sign."
     flat_e, flat_a = expected.reshape(-1), a.reshape(-1)
     k = int(abs(flat_e).argmax())
-    if flat_e[k] != 0:
+    significant = int((abs(flat_e) > 1e-6 * abs(flat_e[k])).sum()) if flat_e[k] != 0 else 0
+    if significant >= RATIO_MIN_ENTRIES:
         ratio = float(flat_a[k] / flat_e[k])
         if ratio != 0 and abs(ratio - 1) > 1e-3 and _close(a, ratio * expected, 1e-6):
             return (f"{name} is the right answer times {ratio:.3g}: a scaling factor is off "
@@ -1015,17 +1038,17 @@ def judge_case(checks: UnitChecks, case: CheckCase, run: CaseRun, *, hidden=Fals
             verdict.hint = diagnose(name, ex.outputs.get(name), case, checks.hints,
                                     checks.tolerance, end)
     what = _WHAT.get(p.kind, unit)
-    for name in ex.changed_upstream:
-        result.notes.append(f"{what} changed its input {name} in place (e.g. {name} += ... or "
-                            f"{name}[...] = ...). Work on a copy: the caller may still need it.")
-    for name in ex.changed:
-        result.notes.append(f"{what} changed its input {name} in place; leave inputs unchanged.")
-    if ex.changed_upstream:
-        for verdict in result.verdicts.values():
-            if not verdict.ok and not verdict.hint:
-                verdict.hint = (f"{what} modifies {', '.join(ex.changed_upstream)} in place, "
-                                "which can change the result: work on a copy.")
+    for name in list(ex.changed_upstream) + list(ex.changed):
+        result.notes.append(in_place_note(what, name, result.ok))
     return result
+
+
+def in_place_note(what, name, ok) -> str:
+    """One line: ``what`` changed its input ``name`` in place (the check ran on a copy)."""
+    effect = ("so this did not change the result here, but a caller that still needs it would "
+              "get a changed array" if ok else "which can also change your own result")
+    return (f"{what} changed its input {name} in place ({name} *= ... or {name}[...] = ...); "
+            f"the check gave it a copy, {effect}: work on a copy.")
 
 
 def timeout_error(unit) -> StudentCodeError:
@@ -1132,20 +1155,22 @@ def check_unit(unit, obj, graded=False, *, namespace=None):
                               "is checked with correct LSTM layers).")
         results.append(result)
 
+    failed = [r for r in results if not r.ok]
+    missing = [r.failure for r in failed if r.failure and r.failure.not_implemented]
     title = "Visible test of" if graded else "Checking"
     for result in results:
+        if missing and len(missing) == len(failed):
+            break  # a stub: the one line below says it all
         print(f"{title} {unit} on the {result.case.label} with {result.case.describe()}:")
         for line in format_case(result):
             print(line)
-    failed = [r for r in results if not r.ok]
     if not failed:
         print(f"{unit}: all outputs match." + (" Hidden cases with other shapes run at grading "
                                                 "time." if graded else " Well done!"))
         return None
-    missing = [r.failure.message for r in failed if r.failure and r.failure.not_implemented]
     broken = [r.failure.message for r in failed if r.failure]
     if missing:
-        summary = missing[0] + "."
+        summary = stub_message(missing[0].exc, missing[0].message.split(" is not implemented")[0])
     elif broken:
         summary = f"{unit} could not be checked: {broken[0]}"
     else:
@@ -1154,4 +1179,4 @@ def check_unit(unit, obj, graded=False, *, namespace=None):
     if _autograding():
         print(summary)
         return None
-    raise AssertionError(summary)
+    raise CheckFailed(summary)  # in a notebook: this line only, no traceback of this package
