@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import formulas
 from .backend import to_numpy
 from .check_errors import CheckFailed, stub_message
 
@@ -1176,6 +1177,8 @@ def check_unit(unit, obj, graded=False, *, namespace=None):
     else:
         wrong = sorted({k for r in failed for k in r.wrong}, key=PROTOCOLS[unit].outputs.index)
         summary = f"{unit}: {', '.join(wrong)} wrong on the public case; see the lines above."
+        if not graded and formulas.offer(unit):
+            print(formulas.offer(unit))
     if _autograding():
         print(summary)
         return None

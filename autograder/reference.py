@@ -436,6 +436,8 @@ class CaptioningRNN:
             "W_vocab": rng.standard_normal((H, V)) / np.sqrt(H),
             "b_vocab": np.zeros(V),
         }
+        if cell_type == "lstm":
+            host["b"][H:2 * H] = 1.0  # forget-gate bias 1: the cell remembers by default
         self.params = {k: backend.asarray(v, dtype=dtype) for k, v in host.items()}
 
     # ------------------------------------------------------------------ training

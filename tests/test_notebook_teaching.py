@@ -158,3 +158,142 @@ def test_lstm_key_b_matches_the_plot_at_weight_scale_three(lstm_curves):
     assert "none of them grows" not in key
     # no LSTM curve explodes: at s = 3 every one ends far below the RNN's
     assert all(lstm_curves[3.0, fb][9:].max() < later.min() for fb in (0.0, 1.0, 3.0))
+
+
+# ------------------------------------------------------------------ forget-gate bias
+
+
+def _notebook_model_class():
+    namespace = {"__name__": "notebook"}
+    exec(compile(RNN["captioning_model_solution"], "<model cell>", "exec"), namespace)
+    return namespace["CaptioningRNN"]
+
+
+@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
+def test_the_model_starts_with_the_forget_bias_the_key_recommends(cell_type):
+    vocab = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3}
+    H = 5
+    models = [cls(vocab, input_dim=6, wordvec_dim=4, hidden_dim=H, cell_type=cell_type,
+                  dtype=np.float64, seed=3) for cls in (ref.CaptioningRNN, _notebook_model_class())]
+    for name in models[0].params:  # the notebook's __init__ is the answer key's
+        np.testing.assert_array_equal(models[0].params[name], models[1].params[name])
+    b = models[0].params["b"]
+    if cell_type == "lstm":  # gate order i, f, o, g
+        assert (b[H:2 * H] == 1.0).all() and not b[:H].any() and not b[2 * H:].any()
+        assert "forget-gate bias 1" in RNN["captioning_model_solution"]
+    else:
+        assert not b.any()
+    assert "`CaptioningRNN` starts it at 1" in _flat(LSTM["experiment-md"])
+    key = _flat(LSTM["question_gradient_flow"])
+    assert "e.g. 1 (common practice, and what `CaptioningRNN` uses)" in key
+
+
+# ------------------------------------------------------------------ wording
+
+
+def _markdown(cells) -> str:
+    return "\n".join(v for k, v in cells.items() if k.endswith("-md") or k in (
+        "intro", "why-lstm", "end", "next", "import-md"))
+
+
+def test_the_cell_state_gradient_is_described_with_both_of_its_paths():
+    text = _flat(LSTM["lstm-backward-md"])
+    assert "comes only from step" not in text
+    assert "the `dnext_c` you pass to step $t$ is the `dprev_c` that comes back from step $t+1$" \
+        in text and "through $h_t = o \\odot \\tanh(c_t)$" in text
+
+
+def test_matrix_products_are_counted_as_the_code_counts_them():
+    import inspect
+
+    forward = inspect.getsource(ref.lstm_step_forward)
+    assert "x @ Wx + prev_h @ Wh" in forward  # two products for the four gates
+    text = _flat(LSTM["lstm-step-forward-md"])
+    assert "one matrix product" not in text and "two matrix products" in text
+    # the backward pass of a step: four products where the forward has two
+    products = [inspect.getsource(f).count(" @ ")
+                for f in (ref.rnn_step_forward, ref.rnn_step_backward)]
+    assert products == [2, 4]
+    text = _flat(RNN["rnn_backward-md"])
+    assert "costs as much as" not in text
+    assert "about twice as much as the forward pass (four matrix products per step instead of " \
+           "two)" in text
+
+
+def test_the_readme_names_what_the_checks_print():
+    readme = _flat((NOTEBOOKS.parent / "autograder" / "student_bundle" / "README.md").read_text())
+    assert "every line is OK" not in readme
+    assert "every output is OK and every gradient PASS" in readme
+    # what the checks really print
+    from assignment.gradient_check import GradientReport
+    report = GradientReport("t", 1e-7, errors={"dx": 1e-9, "dW": 1.0})
+    assert "PASS" in str(report) and "FAIL" in str(report)
+
+
+def test_the_assignment_is_named_and_set_up_is_spelled_one_way():
+    repo = NOTEBOOKS.parent
+    texts = {name: _flat("\n".join(cells.values())) for name, cells in
+             (("RNN", RNN), ("LSTM", LSTM))}
+    texts["README"] = (repo / "autograder" / "student_bundle" / "README.md").read_text()
+    texts.update({p.name: p.read_text() for p in (repo / "assignment").glob("*.py")})
+    for name, text in texts.items():
+        assert "standard assignment" not in text, name
+        assert "classic Stanford" not in text, name
+        assert not re.search(r"\bSetup\b", text), name  # "Set-up" (the noun) everywhere
+    assert "CS231n" in texts["RNN"] and "CS231n" in texts["LSTM"]
+    assert "## Set-up" in RNN["setup-md"]
+
+
+def test_backward_formulas_are_a_hint_not_the_default_text(capsys):
+    from assignment import formulas
+
+    markdown = _markdown(RNN) + _markdown(LSTM)
+    for formula in ("da @ Wx.T", "da @ Wh.T", "x.T @ da", "prev_h.T @ da", "1 - next_h**2",
+                    "dc * f", "dnext_h * o"):
+        assert formula not in markdown, formula
+    # the check cell offers them after a wrong attempt, and they are right
+    ns = {"np": np}
+    exec("def rnn_step_backward(dnext_h, cache):\n"
+         "    x, prev_h, Wx, Wh, next_h = cache\n"
+         "    da = dnext_h\n"  # tanh' forgotten
+         "    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)\n", ns)
+    with pytest.raises(AssertionError):
+        from assignment.checks import check_unit
+        check_unit("rnn_step_backward", ns["rnn_step_backward"],
+                   namespace={"rnn_step_forward": ref.rnn_step_forward})
+    out = capsys.readouterr().out
+    assert 'assignment.formulas.show(\'rnn_step_backward\')' in out
+    formulas.show("rnn_step_backward")
+    shown = capsys.readouterr().out
+    for formula in ("dnext_h * (1 - next_h**2)", "da @ Wx.T", "da @ Wh.T", "x.T @ da",
+                    "prev_h.T @ da", "da.sum(axis=0)"):
+        assert formula in shown
+
+
+def test_what_sample_is_asked_to_write_after_end_is_what_is_checked(capsys):
+    text = _flat(RNN["model-md"])
+    assert "write `<NULL>` in the rest of that row" not in text
+    assert "What comes after a row's `<END>` does not matter" in text
+    assert "the rest of that row is <NULL>" not in RNN["captioning_model_solution"]
+
+    class GoesOn(ref.CaptioningRNN):  # keeps writing words after <END>, as CS231n's does
+        def sample(self, features, max_length=30):
+            p, N = self.params, features.shape[0]
+            h, c = features @ p["W_proj"] + p["b_proj"], np.zeros((N, self.hidden_dim))
+            word, captions = np.full(N, self._start), np.zeros((N, max_length), dtype=int)
+            for t in range(max_length):
+                x = p["W_embed"][word]
+                if self.cell_type == "rnn":
+                    h, _ = ref.rnn_step_forward(x, h, p["Wx"], p["Wh"], p["b"])
+                else:
+                    h, c, _ = ref.lstm_step_forward(x, h, c, p["Wx"], p["Wh"], p["b"])
+                captions[:, t] = word = (h @ p["W_vocab"] + p["b_vocab"]).argmax(axis=1)
+            return captions
+
+    from assignment.checks import check_unit, public_checks
+    check_unit("captioning_sample", GoesOn)
+    assert "all outputs match" in capsys.readouterr().out
+    # and the public case really has a row that ends before max_length
+    case = public_checks()["captioning_sample"].cases[0]
+    end = case.settings["words"].index("<END>")
+    assert any(end in row[:-1].tolist() for row in case.expected["captions"])
