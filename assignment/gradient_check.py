@@ -189,7 +189,17 @@ def _changed(before: list, after: list) -> list:
 def _in_place_remark(fn, name) -> str:
     return (f"{_name(fn)} changed its input {name} in place; this check gave it a copy, so the "
             f"lines above are not affected, but a caller that still needs {name} would be: "
-            "work on a copy (x = x * ..., not x *= ...).")
+            f"work on a copy ({name} * ... makes one, {name} *= ... does not).")
+
+
+def _float_array(value):
+    """A returned gradient as a float64 host array, or None when it is not numbers."""
+    if value is None:
+        return None
+    try:
+        return np.asarray(to_numpy(value), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
 
 
 def _upstream_names(backward, count) -> list:
@@ -264,7 +274,7 @@ def check_layer_gradients(forward, backward, inputs, wrt=None, tol=DEFAULT_TOL,
                 f"backward returned {len(grads)} gradients but {len(wrt)} were expected "
                 f"(for {', '.join(wrt)})."
             )
-        grads = [np.asarray(to_numpy(g), dtype=np.float64) for g in grads]
+        grads = [_float_array(g) for g in grads]
         report = GradientReport(title or f"Gradient check of {_name(backward)}", tol,
                                 remarks=remarks)
         for name, grad in zip(wrt, grads):
@@ -277,6 +287,10 @@ def check_layer_gradients(forward, backward, inputs, wrt=None, tol=DEFAULT_TOL,
                 return sum(np.sum(np.asarray(to_numpy(r), dtype=np.float64) * d)
                            for r, d in zip(results, douts))
 
+            if grad is None:
+                report.errors["d" + name] = float("inf")
+                report.notes["d" + name] = "not an array of numbers"
+                continue
             num = eval_numerical_gradient(scalar, x, verbose=False, h=h)
             if grad.shape != x.shape:
                 report.errors["d" + name] = float("inf")

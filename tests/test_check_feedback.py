@@ -272,3 +272,11 @@ def test_a_check_cell_on_a_stub_shows_one_line_and_no_traceback(tmp_path):
         assert f"in the cell with `def {stub}`" in text
         assert "Traceback" not in text and ".py" not in text
         assert [o for o in cell.outputs if o.output_type == "stream"] == []
+
+
+def test_a_gradient_that_is_not_an_array_is_a_fail_line_not_a_crash(capsys):
+    ns = notebook(RNN_STEP.replace("dnext_h.sum(0)", "None"))
+    report = check_layer_gradients(ns["rnn_step_forward"], ns["rnn_step_backward"],
+                                   _step_inputs())
+    assert report.failed == ["db"]
+    assert "db" in capsys.readouterr().out and report.notes["db"] == "not an array of numbers"
