@@ -10,7 +10,7 @@ traceback; ``CheckFailed`` answers with its message only. Everywhere else
 
 from __future__ import annotations
 
-__all__ = ["CheckFailed", "not_implemented_message", "stub_message"]
+__all__ = ["CheckFailed", "not_implemented_message", "stub_message", "in_place_note"]
 
 _RED, _RESET = "\x1b[1;31m", "\x1b[0m"
 
@@ -50,3 +50,10 @@ def stub_message(exc: BaseException, fallback: str) -> str:
         what = fallback
     owner = what.split(".")[0]
     return not_implemented_message(what, f"class {owner}" if "." in what else f"def {what}")
+
+
+def in_place_note(what: str, name: str) -> str:
+    """One line, the same in every check: ``what`` changed its input ``name`` in place."""
+    return (f"{what} changed its input {name} in place ({name} *= ... or {name}[...] = ...). "
+            f"The check gave it a copy, so its verdict stands, but a caller that still needs "
+            f"{name} would get a changed array: work on a copy ({name} * ... makes one).")

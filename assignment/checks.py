@@ -51,7 +51,7 @@ import numpy as np
 
 from . import formulas
 from .backend import to_numpy
-from .check_errors import CheckFailed, stub_message
+from .check_errors import CheckFailed, in_place_note, stub_message
 
 __all__ = ["check_unit", "PROTOCOLS", "UNIT_NAMES", "PUBLIC_CHECKS", "read_check_file",
            "write_check_file", "execute", "collect_evidence", "judge_case", "evaluate_case",
@@ -1040,16 +1040,8 @@ def judge_case(checks: UnitChecks, case: CheckCase, run: CaseRun, *, hidden=Fals
                                     checks.tolerance, end)
     what = _WHAT.get(p.kind, unit)
     for name in list(ex.changed_upstream) + list(ex.changed):
-        result.notes.append(in_place_note(what, name, result.ok))
+        result.notes.append(in_place_note(what, name))
     return result
-
-
-def in_place_note(what, name, ok) -> str:
-    """One line: ``what`` changed its input ``name`` in place (the check ran on a copy)."""
-    effect = ("so this did not change the result here, but a caller that still needs it would "
-              "get a changed array" if ok else "which can also change your own result")
-    return (f"{what} changed its input {name} in place ({name} *= ... or {name}[...] = ...); "
-            f"the check gave it a copy, {effect}: work on a copy.")
 
 
 def timeout_error(unit) -> StudentCodeError:

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import backend
 from .backend import to_numpy, use_backend
-from .check_errors import CheckFailed, stub_message
+from .check_errors import CheckFailed, in_place_note, stub_message
 
 DEFAULT_TOL = 1e-7
 
@@ -187,9 +187,7 @@ def _changed(before: list, after: list) -> list:
 
 
 def _in_place_remark(fn, name) -> str:
-    return (f"{_name(fn)} changed its input {name} in place; this check gave it a copy, so the "
-            f"lines above are not affected, but a caller that still needs {name} would be: "
-            f"work on a copy ({name} * ... makes one, {name} *= ... does not).")
+    return in_place_note(_name(fn), name)
 
 
 def _float_array(value):

@@ -72,10 +72,13 @@ def test_an_in_place_backward_gets_the_same_verdict_from_both_checks(capsys):
     grad_out = capsys.readouterr().out
     assert report.passed, grad_out  # the gradients are right: no FAIL after "Well done"
     assert "FAIL" not in grad_out
-    for out in (unit_out, grad_out):  # both say it, in one line each
-        lines = [ln for ln in out.splitlines() if "changed its input dnext_h in place" in ln]
+    said = []
+    for out in (unit_out, grad_out):  # both say it, in one line each, in the same words
+        lines = [ln.strip() for ln in out.splitlines() if "changed its input dnext_h in place" in ln]
         assert len(lines) == 1, out
         assert "work on a copy" in lines[0]
+        said += lines
+    assert said[0] == said[1]
 
 
 def test_the_gradient_check_gives_student_code_copies_of_everything():
