@@ -102,6 +102,7 @@ def _inputs_dir(grading_inputs: bytes, name: str) -> Path:
     (path / name).write_bytes(grading_inputs)
     for entry in path.iterdir():
         entry.chmod(0o444)
+    path.chmod(0o755)  # the kernel runs as another user; Dask can still remove it
     _inputs_cache[digest] = path
     return path
 
