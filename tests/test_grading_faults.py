@@ -151,7 +151,7 @@ def test_a_coordinator_killed_while_recording_is_recorded_again_without_running(
                 for p in (course.root / "grading" / "executed" / "alice").glob("*.ipynb")}
     assert len(executed) == 2  # both notebooks had run and were scored before the kill
 
-    again = Grading(course, tmp_path / "again")  # what is in submitted/, as before
+    again = Grading(course, tmp_path / "again", "--student", "alice")  # from submitted/
     assert again.finish() == 0, again.output
     assert _ran(again.output) == (0, 2)
     assert {p: p.stat().st_mtime_ns for p in executed} == executed  # nothing executed again
@@ -165,7 +165,7 @@ def test_a_coordinator_killed_while_recording_is_recorded_again_without_running(
     marker = json.loads((course.root / RECORDED_DIR / "alice.json").read_text())
     assert marker["feedback"] is True
     # recorded once and for all: a third run neither runs nor records anything
-    third = Grading(course, tmp_path / "third")
+    third = Grading(course, tmp_path / "third", "--student", "alice")
     assert third.finish() == 0, third.output
     assert _ran(third.output) == (0, 2)
     assert json.loads((course.root / RECORDED_DIR / "alice.json").read_text()) == marker
@@ -214,7 +214,7 @@ def test_a_notebook_that_could_not_run_is_listed_flagged_and_graded_next_time(co
     assert "dave" in grades
     assert not (course.root / RECORDED_DIR / "dave.json").exists()
 
-    again = Grading(course, tmp_path / "again")
+    again = Grading(course, tmp_path / "again", "--student", "dave")
     assert again.finish() == 0, again.output
     assert _ran(again.output) == (len(review), 2 - len(review))  # only what could not run
     assert _scores(course)["dave"] == FULL
