@@ -9,6 +9,8 @@
   inputs folder is gone when the run ends;
 * a job that cannot be run at all (the scheduler allowed no retry): the
   student is listed, flagged, with the reason, and the next run grades it;
+* the same on a real scheduler and worker on loopback (the worker's nanny
+  restarts it);
 * a Dask worker running other grading code than the coordinator is refused.
 """
 
@@ -231,43 +233,90 @@ def test_a_worker_refuses_a_job_from_other_grading_code():
         execute_job(job, b"", {})
 
 
+class LoopbackCluster:
+    """A real ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, in an empty folder."""
+
+    def __init__(self, tmp: Path):
+        self.tmp, self.procs = tmp, []
+        self.cwd = tmp / "cwd"
+        self.cwd.mkdir(parents=True)
+        self.address_file = tmp / "scheduler.json"
+        self._start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                     "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                     "--scheduler-file", str(self.address_file)])
+        deadline = time.monotonic() + 120
+        while not self.address_file.exists():
+            assert time.monotonic() < deadline and self.procs[0].poll() is None
+            time.sleep(0.2)
+        self.address = json.loads(self.address_file.read_text())["address"]
+
+    def _start(self, cmd, **env):
+        self.procs.append(subprocess.Popen(cmd, cwd=self.cwd, env=tools_env(**env),
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                           start_new_session=True))
+        return self.procs[-1]
+
+    def add_worker(self, *args, **env):
+        """A worker (under a nanny, which restarts it if it dies), once it has joined."""
+        from dask.distributed import Client
+        nanny = self._start([sys.executable, "-m", "distributed.cli.dask_worker",
+                             "--scheduler-file", str(self.address_file), "--nthreads", "1",
+                             "--no-dashboard", *args], **env)
+        with Client(self.address, timeout="60s") as client:
+            client.wait_for_workers(len(self.procs) - 1, timeout=120)
+        return nanny
+
+    def close(self):
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_on_a_loopback_cluster_loses_nothing(course, tmp_path):
+    """Scheduler and worker as separate processes: the worker dies mid-job, its nanny restarts
+    it, and the job and the grading inputs are computed again there."""
+    import psutil
+    cluster = LoopbackCluster(tmp_path / "cluster")
+    try:
+        worker_tmp = tmp_path / "worker-tmp"
+        worker_tmp.mkdir()
+        nanny = cluster.add_worker(TMPDIR=str(worker_tmp))
+        subs = tmp_path / "subs"
+        _submission(subs, "frank")
+        run = Grading(course, tmp_path / "run", str(subs), "--scheduler", cluster.address)
+        run.wait_for(lambda: any(worker_tmp.rglob("rnn-grading-work-*")), "notebook running")
+        workers = [p for p in psutil.Process(nanny.pid).children()
+                   if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 1
+        os.kill(workers[0].pid, signal.SIGKILL)
+        assert run.finish() == 0, run.output
+        assert _ran(run.output)[0] == 2
+        assert "not graded" not in run.output and "earlier grade kept" not in run.output
+        assert _scores(course)["frank"] == FULL
+    finally:
+        cluster.close()
+
+
 @pytest.mark.slow
 def test_a_cluster_with_an_older_grading_kernel_is_refused(course, tmp_path):
     """A real scheduler and worker on loopback; the worker imports an older kernel module."""
-    from dask.distributed import Client
     older = tmp_path / "older"
     shutil.copytree(REPO / "autograder", older / "autograder",
                     ignore=shutil.ignore_patterns("__pycache__"))
     kernel = older / "autograder" / "kernel" / "rnn_grading_kernel.py"
     kernel.write_text(kernel.read_text() + "\n# an older grading kernel\n")
-    empty = tmp_path / "cwd"
-    empty.mkdir()
-    address_file = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
-                               "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
-                               "--scheduler-file", str(address_file)], cwd=empty,
-                              env=tools_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)]
+    cluster = LoopbackCluster(tmp_path / "cluster")
     try:
-        deadline = time.monotonic() + 120
-        while not address_file.exists():
-            assert time.monotonic() < deadline and procs[0].poll() is None
-            time.sleep(0.2)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
-             str(address_file), "--nthreads", "1", "--no-dashboard"], cwd=empty,
-            env=tools_env(PYTHONPATH=str(older)), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True))
-        with Client(scheduler_file=str(address_file), timeout="60s") as client:
-            client.wait_for_workers(1, timeout=120)
-            address = client.scheduler.address
+        cluster.add_worker(PYTHONPATH=str(older))
         subs = tmp_path / "subs"
         _submission(subs, "erin")
         with pytest.raises(GradingError, match="other grading code than this coordinator"):
             grade(course.root, subs, GradeOptions(cell_timeout=60, total_timeout=300,
-                                                  scheduler=address, progress=False))
+                                                  scheduler=cluster.address, progress=False))
         assert not (course.root / "grading" / "results" / "erin").exists()
     finally:
-        for proc in reversed(procs):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        cluster.close()
