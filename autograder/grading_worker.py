@@ -7,7 +7,8 @@ inputs and replay tables, no expected values) come once per worker, as the
 result of a small Dask task (``grading_inputs``) that Dask computes again on
 another worker if every worker holding it dies. They are unpacked into a
 folder inside the Dask worker's own scratch directory, which Dask removes
-when the worker closes (or, after a crash, when the next worker starts).
+when the worker closes (or, after a crash, when the next worker starts); so
+is each job's working folder, which the job removes when it ends.
 
 A job carries the fingerprint of the grading code the coordinator runs
 (``code_version``: this module, the sandbox, the kernel-side collector and the
@@ -142,7 +143,7 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     check_version(job.get("code"))
     started = time.monotonic()
     inputs_dir = _inputs_dir(grading_inputs, job["inputs_name"])
-    workdir = Path(tempfile.mkdtemp(prefix="rnn-grading-work-"))
+    workdir = Path(tempfile.mkdtemp(prefix="rnn-grading-work-", dir=_scratch_dir()))
     try:
         for name, data in job.get("files", {}).items():
             target = workdir / Path(name).name

@@ -190,9 +190,11 @@ def test_killing_the_only_worker_loses_nothing_and_leaves_no_inputs_folder(cours
     assert float(grades["carol"]["raw_score"]) == sum(FULL.values())
     assert not [r for r in _rows(course.root / "review.csv") if r["student_id"] in ("bob",
                                                                                     "carol")]
-    # each worker's grading-inputs folder existed while it worked and is gone now
+    # each worker's grading-inputs folder existed while it worked and is gone now, and so
+    # is the working folder of the job that was killed
     assert inputs_while_running
     assert not list(run.tmp.rglob("rnn-grading-inputs-*"))
+    assert not list(run.tmp.rglob("rnn-grading-work-*"))
 
 
 @pytest.mark.slow
