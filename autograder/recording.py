@@ -36,7 +36,7 @@ import time
 import warnings
 from pathlib import Path
 
-__all__ = ["RECORDED_DIR", "PAUSE_ENV", "recording_fingerprint", "is_recorded",
+__all__ = ["RECORDED_DIR", "PAUSE_ENV", "recording_fingerprint", "is_recorded", "gradebook_id",
            "record_student", "add_student", "pause_for_tests"]
 
 RECORDED_DIR = Path("grading") / "recorded"
