@@ -387,7 +387,7 @@ class _Arrays:
             return {"dtype": str(value.dtype)[:40], "shape": shape}
         if value.size > MAX_OUTPUT_ELEMENTS or self.size + value.nbytes > MAX_RECORD_BYTES:
             return {"too_large": True, "shape": shape}
-        a = np.ascontiguousarray(value)
+        a = np.ascontiguousarray(value).reshape(value.shape)  # (ascontiguousarray makes 0-d 1-d)
         digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
         if digest not in self._keys:
             self._keys[digest] = f"a{len(self.arrays)}"
