@@ -408,7 +408,15 @@ def execute(unit, obj, inputs, settings) -> Execution:
                          changed=_changed(_copies({k: inputs[k] for k in p.inputs}), args))
     if p.kind == "backward":
         upstream = _copies({k: inputs[k] for k in p.upstream})
-        result = _call(unit, obj, *upstream.values(), caches.copy_cache(inputs["cache"]))
+        cache = caches.copy_cache(inputs["cache"])
+        try:
+            result = _call(unit, obj, *upstream.values(), cache)
+        except StudentCodeError as err:
+            if not err.not_implemented:
+                err.message += (f". Note: {unit} is given the {type(cache).__name__}"
+                                f"({', '.join(cache._fields)}) that a correct {p.forward} "
+                                "returns (see assignment.caches): does it read the cache that way?")
+            raise
         grads = _unpack(unit, result, p.outputs, cache=False)
         return Execution(dict(zip(p.outputs, map(_host, grads))),
                          changed_upstream=_changed(_copies({k: inputs[k] for k in p.upstream}),
