@@ -231,6 +231,21 @@ def write_npz(path, arrays: dict) -> Path:
     return path
 
 
+def read_check_header(path) -> dict:
+    """The JSON index of a check file without its units, whatever its version (for its header)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Check file not found: {path}")
+    with np.load(path, allow_pickle=False) as data:
+        if "__index__" not in data.files:
+            raise ValueError(f"{path} is not a check file of this assignment (no __index__).")
+        index = json.loads(bytes(data["__index__"]).decode())
+    if not isinstance(index, dict) or index.get("format") != FILE_FORMAT:
+        raise ValueError(f"{path} is not a check file of this assignment.")
+    index.pop("units", None)
+    return index
+
+
 def read_check_file(path) -> tuple[dict, dict]:
     """Read a file written by :func:`write_check_file`: (header, {unit: UnitChecks})."""
     path = Path(path)

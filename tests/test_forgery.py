@@ -26,6 +26,7 @@ is another process (the end-to-end corpus, tests/adversarial, does that).
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -407,3 +408,45 @@ def test_a_known_loss_mistake_in_a_students_model_costs_only_the_loss(references
     ns["CaptioningRNN"] = not_averaged
     score = run_test_cell("captioning_loss", "CaptioningRNN", ns, references)
     assert earned(score) == {**full("captioning_loss"), "loss": 0}, "\n".join(score.lines)
+
+
+# ------------------------------------------------------------- files of an older release
+
+
+def _older_references(path, secret):
+    """A references file as a release before grader-built caches wrote it (version 1)."""
+    from autograder.hidden_cases import secret_fingerprint
+    index = {"format": checks.FILE_FORMAT, "version": 1, "kind": "references",
+             "secret_fingerprint": secret_fingerprint(secret), "units": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return checks.write_npz(path, {"__index__": np.frombuffer(
+        json.dumps(index).encode(), dtype=np.uint8)})
+
+
+def test_a_course_released_by_an_older_version_is_refused_with_what_to_do(tmp_path):
+    from autograder.course import Course
+    from autograder.grading import GradingError, grade
+    from autograder.release import ReleaseError, check_references_match_secret
+
+    course = Course(tmp_path / "course")
+    course.release_dir().mkdir(parents=True)
+    _older_references(course.references_path, SECRET)
+    with pytest.raises(GradingError, match=r"released by an older version\. Run `rnn-assignment "
+                                           r"release --course .*` again \(same secret"):
+        grade(course.root)
+    with pytest.raises(ValueError, match="version 1; expected .* version 2. Rebuild it"):
+        checks.read_check_file(course.references_path)
+    # releasing again is what the message says: the old file's secret is still recognised
+    check_references_match_secret(course, SECRET)
+    with pytest.raises(ReleaseError, match="built from a course secret"):
+        check_references_match_secret(course, b"another secret")
+
+
+def test_grading_inputs_and_records_of_an_older_version_are_refused(tmp_path, monkeypatch):
+    old = tmp_path / "grading_inputs.npz"
+    checks.write_npz(old, {"__index__": np.frombuffer(
+        b'{"format": "rnn-assignment-grading-inputs", "version": 1, "units": {}}',
+        dtype=np.uint8)})
+    monkeypatch.setenv(kernel.INPUTS_ENV, str(old))
+    with pytest.raises(kernel.GradingSetupError, match="version 1, expected version 2"):
+        kernel.grade_unit("rnn_forward", lambda *a: None, {})
