@@ -445,7 +445,8 @@ if __name__ == "__main__":
 # backward pass is called with it. It holds forward values on this unit's
 # own inputs, drawn from its own seed: no forward unit's answer.
 # "calls" are the calls the reference made, on that case, to the functions of
-# UNITS[unit].uses (nested calls included), with their arguments and results:
+# UNITS[unit].uses (nested calls included; for the loss also those of its known
+# mistakes, see _replay_calls), with their arguments and results:
 # the kernel's replay stubs answer a call with matching arguments with the
 # recorded result, so a unit is not charged for a wrong helper it calls.
 
@@ -490,7 +491,7 @@ def _tree(value, store: _ArrayStore):
     raise TypeError(f"cannot record a {type(value).__name__} in the grading inputs")
 
 
-def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> list:
+def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore, impl=None) -> list:
     """Run the reference on one case with the ``uses`` functions wrapped by recorders.
 
     The reference calls its helpers through its module globals (and the
@@ -518,11 +519,40 @@ def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> lis
         for cell, (forward, backward) in layers.items():
             ref._SEQUENCE_LAYERS[cell] = (wrapped.get(forward.__name__, forward),
                                           wrapped.get(backward.__name__, backward))
-        checks.execute(name, getattr(ref, unit.obj), inputs, settings)
+        checks.execute(name, impl or getattr(ref, unit.obj), inputs, settings)
     finally:
         for k, f in originals.items():
             setattr(ref, k, f)
         ref._SEQUENCE_LAYERS.update(layers)
+    return calls
+
+
+def _replay_calls(name, unit: Unit, case: CheckCase, store: _ArrayStore) -> list:
+    """The replay table of one case: the calls the reference made to ``unit.uses``.
+
+    For the captioning loss also the calls each known loss mistake makes (the
+    same layers, called with that mistake's upstream gradients), so that a
+    student whose loss is wrong in a known way gets the layers' answers to
+    their calls too: their gradients are then that mistake's, and keep their
+    points (checks.judge_case); without them the LSTM cases of the RNN
+    notebook, which has no LSTM layers of its own, could not be computed at
+    all. Calls already in the table are not repeated.
+    """
+    if not unit.uses:
+        return []
+    calls = _record_calls(name, unit, case.inputs, case.settings, store)
+    if PROTOCOLS[name].kind == "loss":
+        seen = {json.dumps([c["fn"], c["args"]], sort_keys=True) for c in calls}
+        for mistake in mistakes_for(name):
+            try:
+                more = _record_calls(name, unit, case.inputs, case.settings, store, mistake.impl)
+            except checks.StudentCodeError:
+                continue
+            for call in more:
+                key = json.dumps([call["fn"], call["args"]], sort_keys=True)
+                if key not in seen:
+                    seen.add(key)
+                    calls.append(call)
     return calls
 
 
@@ -558,8 +588,7 @@ def build_grading_inputs(references_path, out_path) -> Path:
                 "settings": case.settings,
                 "inputs": {k: store.add(v) for k, v in case.inputs.items() if k != "cache"},
                 "cache": cache,
-                "calls": _record_calls(name, unit, case.inputs, case.settings, store)
-                if unit.uses else []})
+                "calls": _replay_calls(name, unit, case, store)})
         index["units"][name] = {"uses": list(unit.uses), "cases": cases}
     arrays = dict(store.arrays)
     arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),

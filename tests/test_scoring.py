@@ -233,6 +233,30 @@ def test_a_known_loss_mistake_costs_only_the_loss(mistake, references):
     assert mistake.hint in text and "one mistake is charged once" in text
 
 
+@pytest.mark.parametrize("edit", [
+    ("mask = captions_out != self._null", "mask = np.ones_like(captions_out, dtype=bool)"),
+    ("loss, dscores = temporal_softmax_loss(scores, captions_out, mask)",
+     "loss, dscores = temporal_softmax_loss(scores, captions_out, mask)\n"
+     "        loss, dscores = loss * len(features), dscores * len(features)")],
+    ids=["mask ignored", "not averaged"])
+def test_a_known_loss_mistake_in_the_rnn_notebook_costs_only_the_loss(edit, references):
+    # The RNN notebook has no LSTM layers: on the LSTM cases the model's calls to
+    # lstm_forward / lstm_backward are answered by the replay tables, which hold the calls
+    # of the known loss mistakes too (their upstream gradients differ from the right ones)
+    from test_checks_and_grading import STUDENT_MODEL
+    assert STUDENT_MODEL.count(edit[0]) == 1
+    own = ("rnn_forward", "rnn_backward", "word_embedding_forward", "word_embedding_backward")
+    ns = notebook(STUDENT_MODEL.replace(*edit), ReferenceModel=ref.CaptioningRNN,
+                  temporal_affine_forward=temporal_affine_forward,
+                  temporal_affine_backward=temporal_affine_backward,
+                  temporal_softmax_loss=temporal_softmax_loss,
+                  **{k: REFERENCE_FUNCTIONS[k] for k in own})
+    score = graded("captioning_loss", ns["CaptioningRNN"], ns, references)
+    points = UNITS["captioning_loss"].outputs
+    assert earned(score) == {k: (0 if k == "loss" else v) for k, v in points.items()}, \
+        "\n".join(score.lines)
+
+
 def test_an_unknown_wrong_loss_earns_no_gradient_credit(references):
     class DoubleLoss(ref.CaptioningRNN):
         """Twice the right loss, and exactly its gradients."""
