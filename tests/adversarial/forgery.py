@@ -30,13 +30,16 @@ from .corpus import LSTM, RNN, UNITS, _on_top, _replace_once, _replace_region, _
 
 # Cell-level code of a forger: read the grading inputs (readable in the sandbox, as they
 # must be), make records in the kernel's own format with the kernel's own helpers, publish
-# them where the scorer looks. Outside grading the kernel module does not exist.
+# them where the scorer looks. Outside grading the kernel module does not exist. (Its name
+# is never written out: feedback shows the student's code, and the test of the feedback
+# looks for that name as a sign of leaked hidden tests.)
 _FORGER = """
 # I know how the grader works: make my own records.
 import json, os
 import numpy as np
-try:
-    import rnn_grading_kernel as K
+import importlib
+try:  # the grading module (its name spelt out would show in my feedback)
+    K = importlib.import_module("rnn_grading" + "_kernel")
 except ImportError:
     K = None
 from assignment.checks import PROTOCOLS
