@@ -97,7 +97,10 @@ CACHE_TYPES = {cls.__name__: cls for cls in (RNNStepCache, RNNCache, WordEmbeddi
 
 
 def to_arrays(cache) -> tuple[str, dict]:
-    """(type name, {field path: NumPy array}) of a cache; an LSTMCache's paths are 'steps.<t>.<field>'."""
+    """(type name, {field path: NumPy array}) of a cache.
+
+    The paths are the field names; an LSTMCache's are 'steps.<t>.<field>'.
+    """
     kind = type(cache).__name__
     if CACHE_TYPES.get(kind) is not type(cache):
         raise TypeError(f"expected one of the cache types of assignment.caches "

@@ -769,7 +769,7 @@ class CaseResult:
 
 
 def _credit_known_mistake(checks, case, ex, result):
-    """A loss that is wrong the way a known mistake makes it wrong keeps the gradients of that mistake.
+    """A loss wrong the way a known mistake makes it wrong keeps that mistake's gradients.
 
     One mistake is charged once: when the loss equals, on this case, the loss
     of a known mistake (``case.mistakes``, made by the grader with the

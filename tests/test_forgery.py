@@ -57,7 +57,7 @@ def grading_inputs(references):
 
 @pytest.fixture(autouse=True)
 def sandbox(grading_inputs, monkeypatch):
-    """The environment of a sandboxed grading kernel; the modules student code patches are put back."""
+    """A sandboxed grading kernel's environment; modules that student code patches are put back."""
     monkeypatch.setenv(kernel.INPUTS_ENV, str(grading_inputs))
     monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
