@@ -603,6 +603,17 @@ def _check_ready(course, assignment):
     if not course.release_dir(assignment).is_dir() or not course.references_path.is_file():
         raise GradingError(f"{course.root} has no released assignment {assignment!r}: run "
                            f"`rnn-assignment release --course {course.root}` first")
+    from assignment.checks import FILE_VERSION, read_check_header
+    try:
+        version = read_check_header(course.references_path).get("version")
+    except (OSError, ValueError) as err:
+        raise GradingError(f"{course.references_path} cannot be read ({err})") from None
+    if version != FILE_VERSION:
+        raise GradingError(
+            f"the hidden references {course.references_path} are of version {version}, this "
+            f"grader needs version {FILE_VERSION}: the course was released by an older version. "
+            f"Run `rnn-assignment release --course {course.root}` again (same secret, same "
+            "hidden cases).")
     for name in NOTEBOOKS:
         source, _ = _read_json(course.source_dir(assignment) / name)
         tests = [c for c in (source or {}).get("cells", []) if is_test(c)]

@@ -28,8 +28,8 @@ from . import reference as ref
 
 __all__ = ["Mistake", "MISTAKES", "mistakes_for", "REFERENCE_FUNCTIONS"]
 
-# What a mistake (or the reference) finds when it looks up another function,
-# e.g. the forward pass that makes a backward pass's cache.
+# The reference's functions by name: the notebook namespace of a student who
+# wrote everything right (tests put a mistake next to them).
 REFERENCE_FUNCTIONS = {name: getattr(ref, name) for name in ref.__all__}
 
 
