@@ -92,7 +92,13 @@ def requested_threads(environ=None) -> tuple[int, str]:
     for name in BLAS_VARIABLES:
         value = environ.get(name, "").strip()
         if value:
-            return _positive_int(name, value), f"{name}={value}"
+            first = value.split(",")[0]  # OMP_NUM_THREADS may list nested levels: "4,2"
+            try:
+                return _positive_int(name, first), f"{name}={value}"
+            except ValueError as err:  # not ours to refuse: say so, and go on without it
+                import warnings
+
+                warnings.warn(f"{err} It is ignored here.", stacklevel=3)
     return min(DEFAULT_THREADS, usable_cpus()), "the default"
 
 

@@ -79,14 +79,26 @@ def test_auto_means_the_cpus_the_process_may_use():
     assert _probe({threads.SETTING: "auto"})["after"] == [threads.usable_cpus()]
 
 
-@pytest.mark.parametrize("variable", [threads.SETTING, "OPENBLAS_NUM_THREADS"])
-def test_a_bad_setting_is_a_clear_error_at_import(variable):
+def test_a_bad_assignment_setting_is_a_clear_error_at_import():
     clean = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     proc = subprocess.run([sys.executable, "-c", "import assignment"], capture_output=True,
-                          text=True, env={**clean, variable: "two"}, timeout=120)
+                          text=True, env={**clean, threads.SETTING: "two"}, timeout=120)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert f"{variable}='two'" in last and "positive integer" in last and "unset it" in last
+    assert f"{threads.SETTING}='two'" in last and "positive integer or 'auto'" in last
+    assert "unset it" in last
+
+
+def test_a_bad_blas_variable_is_a_warning_and_the_default_applies():
+    # not our variable: the BLAS itself shrugs it off, so the import must not fail over it
+    result = _probe({"OPENBLAS_NUM_THREADS": "two"})
+    assert result["after"] == [1]
+    with pytest.warns(UserWarning, match=r"OPENBLAS_NUM_THREADS='two' is not a positive integer"):
+        assert threads.requested_threads({"OPENBLAS_NUM_THREADS": "two"})[0] == 1
+
+
+def test_omp_num_threads_may_list_nested_levels():
+    assert threads.requested_threads({"OMP_NUM_THREADS": "3,2"}) == (3, "OMP_NUM_THREADS=3,2")
 
 
 def test_the_cgroup_quota_caps_the_usable_cpus(tmp_path, monkeypatch):
