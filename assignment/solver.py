@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from . import optim
 from .backend import asarray
 from .progress import progress_bar, write
