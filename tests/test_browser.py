@@ -153,7 +153,7 @@ def _run_all(page, lab, name):
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_run_all_in_jupyterlab_shows_bars_images_and_no_error(name, lab, browser):
+def test_run_all_in_jupyterlab_shows_bars_images_and_no_error(name, browser, lab):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     stem = Path(name).stem
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
