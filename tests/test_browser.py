@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["RNN_Captioning.ipynb", "LSTM_Captioning.ipynb"]  # RNN first: the LSTM one reads it
 SCREENSHOTS = REPO / "outputs" / "browser"
 RUN_ALL_TIMEOUT_S = 900  # a Run All takes a minute or two on 2 idle cores
+STEP_TIMEOUT_S = 180     # anything else: loading the page, a click, a screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +111,7 @@ def lab(tmp_path_factory):
          "--ServerApp.port_retries=0", "--allow-root"],
         cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + STEP_TIMEOUT_S
     while True:
         try:
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5):
@@ -133,10 +134,9 @@ def lab(tmp_path_factory):
 
 def _run_all(page, lab, name):
     page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}&reset")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
     # the kernel is up when the toolbar's status says Idle
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
     code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell").count()
@@ -157,6 +157,8 @@ def test_run_all_in_jupyterlab_shows_bars_images_and_no_error(name, browser, lab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     stem = Path(name).stem
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # a loaded 2-core machine can take well over Playwright's default 30 s to load JupyterLab
+    page.set_default_timeout(STEP_TIMEOUT_S * 1000)
     try:
         _run_all(page, lab, name)
         page.screenshot(path=str(SCREENSHOTS / f"{stem}_end.png"))
@@ -190,7 +192,7 @@ def test_run_all_in_jupyterlab_shows_bars_images_and_no_error(name, browser, lab
         # and the notebook saved from the browser agrees: every cell ran, none has an error
         page.click(".lm-MenuBar-itemLabel:text-is('File')")
         page.click("li.lm-Menu-item[data-command='docmanager:save']")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + STEP_TIMEOUT_S
         while True:
             saved = json.loads((lab["folder"] / name).read_text())
             code = [c for c in saved["cells"] if c["cell_type"] == "code"]
