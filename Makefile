@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test data install clean-venv sandbox-tools postgres-tools
+.PHONY: demo test data install clean-venv sandbox-tools postgres-tools browser-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-install: $(STAMP) sandbox-tools postgres-tools
+install: $(STAMP) sandbox-tools postgres-tools browser-tools
 
 data: $(STAMP) sandbox-tools
 	$(BIN)/python -m assignment.synthetic_coco
@@ -26,7 +26,7 @@ data: $(STAMP) sandbox-tools
 demo: data
 	$(BIN)/rnn-assignment demo
 
-test: data postgres-tools
+test: data postgres-tools browser-tools
 	$(BIN)/python -m pytest -q
 
 # The grading sandbox (autograder/sandbox.py) runs student kernels in bubblewrap.
@@ -61,6 +61,23 @@ postgres-tools:
 	    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else \
 	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install postgresql' to run tests/test_postgres.py (skipped otherwise)."; \
+	  fi; }
+
+# The real-browser test (tests/test_browser.py) drives Debian's chromium with Playwright
+# (a dev extra; Playwright's own browser download is not used). Installed with apt like
+# bubblewrap; without it that one test is skipped with the reason.
+browser-tools:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "chromium is missing: install it with your package manager; only the real-browser test needs it."; \
+	  elif [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing chromium (the real-browser test)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  elif sudo -n true 2>/dev/null; then \
+	    echo "Installing chromium (the real-browser test)"; \
+	    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install chromium'; only the real-browser test needs it."; \
 	  fi; }
 
 clean-venv:

@@ -14,16 +14,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-# One BLAS thread per process (unless the caller chose otherwise). The matrices
-# here are small, so a second thread gains little, while BLAS threads spinning
-# against other busy processes on a shared machine slowed training 10-100x in
-# our measurements. Set before anything imports NumPy.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+import assignment  # noqa: F401  (limits BLAS threads: one unless ASSIGNMENT_BLAS_THREADS says)
 
 
 def _cmd_data(args, rest):
