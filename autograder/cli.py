@@ -55,13 +55,18 @@ def _cmd_release(args, rest):
     return 0
 
 
+# `grade`: every student graded, some submissions flagged for review (their own problems)
+EXIT_REVIEW = 3
+
+
 def _grade_options(args):
     from .grading import DEFAULT_ZIP_REGEXP, GradeOptions
     return GradeOptions(workers=args.workers, scheduler=args.scheduler, student=args.student,
                         cell_timeout=args.cell_timeout, total_timeout=args.timeout,
                         memory_gb=args.memory_gb, rerun=args.rerun,
                         feedback=not args.no_feedback, progress=not args.no_progress,
-                        zip_regexp=args.zip_regexp or DEFAULT_ZIP_REGEXP)
+                        zip_regexp=args.zip_regexp or DEFAULT_ZIP_REGEXP,
+                        timestamps=args.timestamps)
 
 
 def _cmd_grade(args, rest):
@@ -74,13 +79,27 @@ def _cmd_grade(args, rest):
         return 1
     print(grade_table(report))
     course = report.course
+    collected = report.collected
+    if collected is not None and collected.skipped:
+        print(f"not imported ({len(collected.skipped)}): " + "; ".join(collected.skipped[:20])
+              + (" ..." if len(collected.skipped) > 20 else ""), file=sys.stderr)
+    if collected is not None and collected.names:
+        print("graded under another id (the name is not a usable student id): " + ", ".join(
+            f"{name!r} as {sid}" for sid, name in sorted(collected.names.items())),
+            file=sys.stderr)
     if report.kept:
         print(f"{len(report.kept)} notebook(s) could not be graded in this run (the worker or "
               "the sandbox failed, not the student's code); their earlier grades, if any, are "
               "kept. Run `rnn-assignment grade` again.", file=sys.stderr)
+    flagged = sorted({s for (s, _), r in report.results.items() if r.get("flagged")})
+    if flagged:
+        print(f"{len(flagged)} student(s) were graded as far as their submissions allowed and "
+              f"need a look (a problem of the submission, not of the grader): "
+              f"{', '.join(flagged[:20])}{' ...' if len(flagged) > 20 else ''}; the reasons are "
+              f"in {course / 'review.csv'}", file=sys.stderr)
     print(f"grades: {course / 'grades.csv'}, per test: {course / 'grades_by_test.csv'}, "
           f"for review: {course / 'review.csv'}, feedback: {course / 'feedback'}/")
-    return 1 if report.kept else 0
+    return 1 if report.kept else (EXIT_REVIEW if flagged else 0)
 
 
 def _cmd_export(args, rest):
@@ -176,6 +195,11 @@ def build_parser():
     p.add_argument("--zip-regexp", default=None, metavar="REGEXP",
                    help="file-name pattern of the LMS zip (nbgrader FileNameCollectorPlugin."
                         "named_regexp; default: <assignment>_<student>_attempt_<time>_<notebook>)")
+    p.add_argument("--timestamps", default="timestamp.txt",
+                   choices=("timestamp.txt", "mtime", "none"),
+                   help="submission time of a folder submission (for late penalties): each "
+                        "student folder's timestamp.txt in nbgrader's format (default), the "
+                        "notebooks' modification time, or none. LMS zips: the file names' time")
     p.add_argument("--assignment", default="rnn_captioning")
     p.set_defaults(func=_cmd_grade)
 
