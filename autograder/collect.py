@@ -317,18 +317,18 @@ def _read_zip(archive: Path, regexp: str, skipped: list) -> dict:
             base = PurePosixPath(member.replace("\\", "/")).name
             if info.is_dir() or not base or "__MACOSX" in member.split("/"):
                 continue
-            kind = stat.S_IFMT(info.external_attr >> 16)   # 0: a zip without Unix modes
-            if kind == stat.S_IFLNK:
-                skipped.append(f"{member}: a symbolic link in the zip (never followed)")
-                continue
-            if kind not in (0, stat.S_IFREG):
-                skipped.append(f"{member}: not a regular file")
-                continue
             match = pattern.match(base)
             if not match or not match.group("student_id") or not match.group("file_id"):
                 skipped.append(f"{member}: does not match the LMS pattern {regexp!r}")
                 continue
             student = match.group("student_id")
+            kind = stat.S_IFMT(info.external_attr >> 16)   # 0: a zip without Unix modes
+            if kind not in (0, stat.S_IFREG):
+                why = "a symbolic link" if kind == stat.S_IFLNK else "not a regular file"
+                skipped.append(f"{member}: {why} in the zip (never followed)")
+                uploads.setdefault(student, _Upload(student)).problems.append(
+                    f"{base} is {why}: not imported (only regular files are graded)")
+                continue
             file_id = PurePosixPath(match.group("file_id")).name
             if "." not in file_id:  # nbgrader-style patterns leave the extension out
                 file_id += "".join(PurePosixPath(base).suffixes[-1:])

@@ -38,7 +38,7 @@ from nbconvert.exporters import HTMLExporter
 __all__ = ["GuardedFeedbackExporter", "WITHHELD", "instructor_only_text", "find_leaks",
            "visible_text"]
 
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "rnn_grading_kernel")
 MIN_LINE = 24                   # shorter lines of a hidden test or model answer are not checked
 
