@@ -18,18 +18,22 @@ Either way the notebook is flagged for review with what was withheld
 (``WITHHELD``, read by ``autograder.grading``).
 
 Instructor-only text (``instructor_only_text``): nbgrader's solution and
-hidden-test markers, the kernel-side grading module's name, every line of the
-source's hidden tests, and the lines of the model answers to the written
-questions (markdown solution regions). Lines of the *code* solutions are not in
-the list on purpose: a correct student's code is often the same as the
-answer key's, line for line, and its feedback must show it.
+hidden-test markers (``BEGIN SOLUTION``, ``BEGIN HIDDEN TESTS``, ...; every
+solution region of a source notebook carries them), the kernel-side grading
+module's name and every line of the source's hidden tests. The lines *inside*
+solution regions are not in the list on purpose: a correct student's code (or
+a good written answer) is often the same as the answer key's, line for line,
+and its feedback must show it; what brought the instructor's own cells along
+(a link, a copied source notebook) also brings the markers.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import html.parser
 import json
+import os
 import re
 from pathlib import Path
 
@@ -40,7 +44,7 @@ __all__ = ["GuardedFeedbackExporter", "WITHHELD", "instructor_only_text", "find_
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "rnn_grading_kernel")
-MIN_LINE = 24                   # shorter lines of a hidden test or model answer are not checked
+MIN_LINE = 24                   # shorter lines of a hidden test are not checked
 
 # (student, notebook) -> [what was withheld]; filled while feedback is generated
 WITHHELD: dict = {}
@@ -68,7 +72,20 @@ def _squash(text: str) -> str:
 
 
 def instructor_only_text(source_notebooks) -> tuple:
-    """Markers, hidden-test lines and model-answer lines of the source notebooks (squashed)."""
+    """Markers and hidden-test lines of the source notebooks (whitespace squashed)."""
+    paths = tuple(str(p) for p in source_notebooks)
+    stamp = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            stamp.append((info.st_mtime_ns, info.st_size))
+        except OSError:
+            stamp.append(None)
+    return _instructor_only_text(paths, tuple(stamp))
+
+
+@functools.lru_cache(maxsize=16)
+def _instructor_only_text(source_notebooks, _stamp) -> tuple:
     found = set(MARKERS)
     for path in source_notebooks:
         try:
@@ -78,8 +95,6 @@ def instructor_only_text(source_notebooks) -> tuple:
         for cell in nb.get("cells", []):
             text = _source(cell)
             lines = _regions(text, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-            if cell.get("cell_type") == "markdown":
-                lines += _regions(text, "BEGIN SOLUTION", "END SOLUTION")
             found.update(_squash(line) for line in lines if len(_squash(line)) >= MIN_LINE)
     return tuple(sorted(found))
 

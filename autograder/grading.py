@@ -472,7 +472,7 @@ def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
             scores[test["grade_id"]] = (test["score"], _feedback_text(result, test, i == 0))
         PENDING[(student, notebook)] = {"nb": job_nb, "scores": scores}
     if not PENDING:
-        return ""
+        return _record_no_notebook(course, assignment, student, results)
     config = nbgrader_config(course, assignment)
     config.CourseDirectory.student_id = student
     try:
@@ -484,6 +484,34 @@ def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
             return error
     finally:
         PENDING.clear()
+
+
+def _record_no_notebook(course, assignment, student, results) -> str:
+    """A student with no notebook to run is in the gradebook too: zero, flagged as needed.
+
+    (nbgrader's Autograde refuses a submission without notebooks; this does what
+    it does for a missing notebook.) '' or the error.
+    """
+    from nbgrader.api import Gradebook
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(config=nbgrader_config(course, assignment))
+    try:
+        when = coursedir.get_existing_timestamp(str(course.root / "submitted" / student /
+                                                    assignment))
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+            gb.update_or_create_student(student)
+            submission = gb.update_or_create_submission(
+                assignment, student, **({"timestamp": when} if when else {}))
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score, grade.needs_manual_grade = 0, False
+                result = results.get((student, notebook.name))
+                notebook.flagged = bool(result and result["flagged"])
+            gb.db.commit()
+    except Exception as err:  # noqa: BLE001 - reported like any failed recording
+        return f"{type(err).__name__}: {err}"
+    return ""
 
 
 def _flag_withheld(course, assignment, student, results=None) -> None:
