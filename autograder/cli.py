@@ -6,7 +6,9 @@
     rnn-assignment release --course DIR  nbgrader course set-up, hidden references, release,
                                          autograde check, student bundle (autograder/release.py)
     rnn-assignment grade --course DIR SUBMISSIONS [--workers N] [--student ID]
-                                         sandboxed, parallel grading into nbgrader (autograder/grading.py)
+                                         sandboxed, parallel grading into nbgrader (autograder/grading.py);
+                                         exit 0: all graded, 3: all graded, some submissions need
+                                         review (their own problems), 1: the grader failed for some
     rnn-assignment feedback|export --course DIR   feedback HTML again; the grade files again
     rnn-assignment bench [--quick]       speed against its limits (autograder/bench.py)
 """
@@ -175,8 +177,9 @@ def build_parser():
     p = sub.add_parser("grade", help=text, description=text)
     p.add_argument("--course", required=True, metavar="DIR", help="the released course directory")
     p.add_argument("submissions", nargs="?", default=None, metavar="SUBMISSIONS",
-                   help="folder of <student_id>/<notebook>.ipynb, or an LMS zip (nbgrader "
-                        "zip_collect naming); default: regrade what is in DIR/submitted")
+                   help="folder of <student_id>/<notebook>.ipynb, or an LMS zip (nbgrader's "
+                        "naming <assignment>_<student>_attempt_<time>_<file>); default: "
+                        "regrade what is in DIR/submitted")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: the number of cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",

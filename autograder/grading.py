@@ -2,9 +2,11 @@
 
 Instructor-only. One call, in order (docs/grading-at-scale.md has the why):
 
-1. **collect**: a folder ``<student_id>/<notebook>.ipynb`` (other files
-   allowed) or an LMS zip (nbgrader ``zip_collect`` naming) goes into the
-   course's ``submitted/<student>/<assignment>/``;
+1. **collect** (``autograder.collect``): a folder ``<student_id>/<notebook>.ipynb``
+   (other files allowed) or an LMS zip (nbgrader's LMS naming) goes into the
+   course's ``submitted/<student>/<assignment>/``: regular files only (no link
+   is ever followed), ids from the LMS prefix, safe ids for odd names,
+   timestamps for late penalties; what needs a look is noted per student;
 2. **restore** (``autograder.restore``): each notebook gets back every cell the
    student may not change, from the instructor's source;
 3. **run**: each restored notebook runs in a bubblewrap sandbox
