@@ -296,7 +296,32 @@ def _read_folder(submissions: Path, assignment: str, timestamps: str, skipped: l
 # ------------------------------------------------------------------ LMS zips
 
 
-def _read_zip(archive: Path, regexp: str, skipped: list) -> dict:
+def _lms_names(prefixes: dict, assignment: str) -> dict:
+    """LMS prefix -> (student name, note or ''): never one name for two prefixes.
+
+    The name is what follows ``<assignment>_`` when the prefix starts with the
+    assignment's id (so ids may hold underscores), else the pattern's
+    ``student_id``. Two prefixes that would give one name (``..._jane_doe`` and
+    ``..._john_doe`` both ``doe``) are two students: each keeps its whole prefix.
+    """
+    names = {}
+    for prefix, student in prefixes.items():
+        head = f"{assignment}_"
+        names[prefix] = prefix[len(head):] if prefix.startswith(head) and \
+            len(prefix) > len(head) else student
+    out = {}
+    for prefix, name in names.items():
+        twins = sorted(p for p, n in names.items() if n == name)
+        if len(twins) > 1:
+            out[prefix] = (prefix, f"the LMS names {', '.join(map(repr, twins))} would share the "
+                                   f"id {name!r}: graded as different students under their "
+                                   "whole LMS names")
+        else:
+            out[prefix] = (name, "")
+    return out
+
+
+def _read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict:
     """student name -> _Upload, from nbgrader's LMS naming (first _attempt_ ends the prefix)."""
     try:
         pattern = re.compile(regexp)
@@ -305,8 +330,9 @@ def _read_zip(archive: Path, regexp: str, skipped: list) -> dict:
     if "student_id" not in pattern.groupindex or "file_id" not in pattern.groupindex:
         raise CollectError(f"--zip-regexp {regexp!r} needs the named groups (?P<student_id>...) "
                            "and (?P<file_id>...)")
-    claims = {}   # (student name, file name) -> [(timestamp or None, raw timestamp, member)]
-    uploads = {}
+    claims = {}   # (LMS prefix, file name) -> [(timestamp or None, raw timestamp, member)]
+    uploads = {}  # LMS prefix -> _Upload
+    prefixes = {}  # LMS prefix -> the pattern's student_id
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as err:
@@ -321,7 +347,8 @@ def _read_zip(archive: Path, regexp: str, skipped: list) -> dict:
             if not match or not match.group("student_id") or not match.group("file_id"):
                 skipped.append(f"{member}: does not match the LMS pattern {regexp!r}")
                 continue
-            student = match.group("student_id")
+            student = base[:match.end("student_id")]   # the whole LMS prefix, for now
+            prefixes.setdefault(student, match.group("student_id"))
             kind = stat.S_IFMT(info.external_attr >> 16)   # 0: a zip without Unix modes
             if kind not in (0, stat.S_IFREG):
                 why = "a symbolic link" if kind == stat.S_IFLNK else "not a regular file"
@@ -347,7 +374,8 @@ def _read_zip(archive: Path, regexp: str, skipped: list) -> dict:
         for (student, file_id), found in sorted(claims.items(), key=lambda kv: kv[0]):
             upload = uploads[student]
             if file_id == "timestamp.txt":
-                skipped.append(f"{student}: their own timestamp.txt (the LMS's time is used)")
+                skipped.append(f"{_newest_name(found)}: the student's own timestamp.txt (the "
+                               "LMS's time is used)")
                 continue
             found.sort(key=lambda f: (f[0] is not None, f[0] or _dt.datetime.min))
             newest = found[-1]
@@ -370,10 +398,19 @@ def _read_zip(archive: Path, regexp: str, skipped: list) -> dict:
             upload.times[file_id] = newest[0]
             if newest[0] is not None and (upload.timestamp is None or newest[0] > upload.timestamp):
                 upload.timestamp = newest[0]
-    for upload in uploads.values():
+    out = {}
+    for prefix, (name, note) in _lms_names(prefixes, assignment).items():
+        upload = out[name] = uploads[prefix]
+        upload.original = name
+        if note:
+            upload.problems.insert(0, note)
         if upload.timestamp is not None:
             upload.info.append(f"submitted at {_format_time(upload.timestamp)} (the LMS file names)")
-    return uploads
+    return out
+
+
+def _newest_name(found) -> str:
+    return sorted(f[3] for f in found)[-1]
 
 
 # ------------------------------------------------------------------ notebooks by name
@@ -455,7 +492,10 @@ def _write_student(course: Course, assignment: str, student: str, upload: _Uploa
     for name, data in upload.files.items():
         if name in ("timestamp.txt", ".", "..") or "/" in name or "\0" in name:
             continue
-        (staging / name).write_bytes(data)
+        try:
+            (staging / name).write_bytes(data)
+        except OSError as err:  # a name too long for the file system, say
+            upload.problems.append(f"{_display(name)[:80]} could not be stored ({err.strerror})")
     if upload.timestamp is not None:
         (staging / "timestamp.txt").write_text(_format_time(upload.timestamp) + "\n")
     shutil.rmtree(dest, ignore_errors=True)
@@ -502,7 +542,7 @@ def collect(course: Course, submissions, assignment=ASSIGNMENT, *, only_student=
         if not zipfile.is_zipfile(submissions):
             raise CollectError(f"{submissions} is neither a folder of "
                                "<student_id>/<notebook>.ipynb nor a zip file")
-        uploads = _read_zip(submissions, zip_regexp, skipped)
+        uploads = _read_zip(submissions, zip_regexp, skipped, assignment)
         if not uploads:
             raise CollectError(
                 f"no file in {submissions} matches the pattern {zip_regexp!r} (nbgrader's "

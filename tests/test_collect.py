@@ -465,3 +465,22 @@ def test_instructor_only_text_is_markers_and_hidden_tests():
            "<style>BEGIN SOLUTION</style></body></html>"
     assert find_leaks(visible_text(page), sensitive) == \
         ['grade_unit("rnn_forward", rnn_forward, globals())']
+
+
+def test_ids_with_underscores_and_look_alike_lms_names_stay_apart(course, tmp_path):
+    archive = _zip(tmp_path / "lms.zip", [
+        (f"{ASSIGNMENT}_jane_doe_attempt_2026-11-20-09-00-00_{RNN}", "jane"),
+        (f"{ASSIGNMENT}_john_doe_attempt_2026-11-20-09-00-00_{RNN}", "john"),
+        (f"Homework 3_amy_attempt_2026-11-20-09-00-00_{RNN}", "amy"),    # another LMS title
+        (f"Homework 3_x_amy_attempt_2026-11-20-09-00-00_{RNN}", "x_amy"),
+    ])
+    got = collect(course, archive)
+    assert "jane_doe" in got.students and "john_doe" in got.students
+    assert (course.root / "submitted" / "jane_doe" / ASSIGNMENT / RNN).read_text() == "jane"
+    assert (course.root / "submitted" / "john_doe" / ASSIGNMENT / RNN).read_text() == "john"
+    # 'Homework 3_amy' and 'Homework 3_x_amy' would both be 'amy': two students, flagged
+    twins = [s for s in got.students if s not in ("jane_doe", "john_doe")]
+    assert len(twins) == 2 and "amy" not in got.students
+    contents = sorted((course.root / "submitted" / s / ASSIGNMENT / RNN).read_text() for s in twins)
+    assert contents == ["amy", "x_amy"]
+    assert all(any("would share the id 'amy'" in p for p in got.notes[s]) for s in twins)
