@@ -15,9 +15,10 @@ guarantees (docs/grading-at-scale.md, "Collecting"):
 * **A student's id is theirs.** In a zip the id comes from the LMS's prefix
   only: the pattern is anchored at the start and the *first*
   ``_attempt_<timestamp>_`` ends the prefix, so a student who names a file
-  like another student's download stays themselves. Two files of one student
-  for one notebook: the newest timestamp wins; with equal (or no)
-  timestamps it is a conflict, reported and flagged.
+  like another student's download stays themselves; two LMS prefixes never
+  share an id (``_lms_names``). Two files of one student for one notebook:
+  the newest timestamp wins; with equal (or no) timestamps it is a conflict,
+  reported and flagged.
 * **A name is never a reason to lose a student.** A folder or LMS name that is
   not a usable nbgrader id (spaces, non-ASCII letters, leading dots, ...) is
   graded under a normalised id (ASCII letters, digits and ``_ . @ + -``, plus
