@@ -54,7 +54,8 @@ from .grading_worker import (JOB_FORMAT, KERNEL_MODULE_DIR, MAX_STUDENT_FILE_BYT
                              STUDENT_FILE_TYPES, execute_job)
 from .collect import DEFAULT_ZIP_REGEXP, CollectError, collect
 from .collect import notes as collect_notes
-from .restore import grade_id, is_test, restore_notebook
+from .gradebook_extras import flag_withheld, record_no_notebook
+from .restore import grade_id, is_test, read_submitted, restore_notebook
 
 __all__ = ["GradeOptions", "GradeReport", "GradingError", "grade", "import_submissions", "export",
            "generate_feedback", "grade_table", "nbgrader_config",
@@ -144,32 +145,6 @@ def _read_json(path: Path):
         return None, f"{path.name} could not be read as a notebook ({type(err).__name__})"
 
 
-def _read_submitted(path: Path):
-    """The student's notebook (a dict) and '' or None and why it is not a notebook."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        return None, f"{path.name} could not be read ({err.strerror})"
-    if not data.strip():
-        return None, f"{path.name} is empty ({len(data)} bytes): graded as the release"
-    try:
-        nb = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None, f"{path.name} is not UTF-8 text: graded as the release"
-    except json.JSONDecodeError as err:
-        return None, (f"{path.name} is not valid JSON (line {err.lineno}: {err.msg}): graded "
-                      "as the release")
-    except RecursionError:
-        return None, f"{path.name} is nested too deeply to read: graded as the release"
-    if not isinstance(nb, dict):
-        return None, (f"{path.name} is JSON but not a notebook (a {type(nb).__name__}): "
-                      "graded as the release")
-    if not isinstance(nb.get("cells"), list):
-        return None, (f"{path.name} is JSON but not a notebook (it has no list of cells): "
-                      "graded as the release")
-    return nb, ""
-
-
 def _student_files(folder: Path) -> dict:
     files, total = {}, 0
     for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -242,7 +217,7 @@ def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, d
                                                    "must keep its name)" if others else ""),
                     *mine])
                 continue
-            submitted, unreadable = _read_submitted(path)
+            submitted, unreadable = read_submitted(path)
             restored = restore_notebook(source, release, submitted)
             review = "; ".join(p for p in [unreadable, *restored.review, *mine] if p)
             job = _Job(student, notebook, restored.nb, files, restored.changes, review)
@@ -474,7 +449,7 @@ def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
             scores[test["grade_id"]] = (test["score"], _feedback_text(result, test, i == 0))
         PENDING[(student, notebook)] = {"nb": job_nb, "scores": scores}
     if not PENDING:
-        return _record_no_notebook(course, assignment, student, results)
+        return record_no_notebook(course, assignment, student, results)
     config = nbgrader_config(course, assignment)
     config.CourseDirectory.student_id = student
     try:
@@ -482,68 +457,10 @@ def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
             # nbgrader 0.9 with SQLAlchemy 2 warns about its own session use; harmless
             warnings.simplefilter("ignore")
             error = _autograde_one(course, assignment, student, results, feedback, config)
-            _flag_withheld(course, assignment, student, results)
+            flag_withheld(course, assignment, student, results)
             return error
     finally:
         PENDING.clear()
-
-
-def _record_no_notebook(course, assignment, student, results) -> str:
-    """A student with no notebook to run is in the gradebook too: zero, flagged as needed.
-
-    (nbgrader's Autograde refuses a submission without notebooks; this does what
-    it does for a missing notebook.) '' or the error.
-    """
-    from nbgrader.api import Gradebook
-    from nbgrader.coursedir import CourseDirectory
-
-    coursedir = CourseDirectory(config=nbgrader_config(course, assignment))
-    try:
-        when = coursedir.get_existing_timestamp(str(course.root / "submitted" / student /
-                                                    assignment))
-        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-            gb.update_or_create_student(student)
-            submission = gb.update_or_create_submission(
-                assignment, student, **({"timestamp": when} if when else {}))
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    grade.auto_score, grade.needs_manual_grade = 0, False
-                result = results.get((student, notebook.name))
-                notebook.flagged = bool(result and result["flagged"])
-            gb.db.commit()
-    except Exception as err:  # noqa: BLE001 - reported like any failed recording
-        return f"{type(err).__name__}: {err}"
-    return ""
-
-
-def _flag_withheld(course, assignment, student, results=None) -> None:
-    """Flag the notebooks whose feedback held instructor-only text (it was withheld)."""
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.coursedir import CourseDirectory
-
-    from .feedback_guard import WITHHELD
-
-    found = {key: WITHHELD.pop(key) for key in [k for k in WITHHELD if k[0] == student]}
-    if not found:
-        return
-    coursedir = CourseDirectory(config=nbgrader_config(course, assignment))
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        for (_, notebook), what in sorted(found.items()):
-            why = (f"its feedback held instructor-only text and was withheld in part "
-                   f"({', '.join(what[:3])})")
-            result = (results or {}).get((student, notebook)) or \
-                _load_result(course, student, notebook)
-            if result is not None:
-                result["flagged"] = True
-                if why not in result["reason"]:
-                    result["reason"] = "; ".join(r for r in (result["reason"], why) if r)
-                _write_atomic(_result_path(course, student, notebook), json.dumps(
-                    {k: v for k, v in result.items() if k != "_nb"}, indent=1))
-            try:
-                gb.find_submission_notebook(notebook, assignment, student).flagged = True
-            except MissingEntry:
-                pass
-        gb.db.commit()
 
 
 def _autograde_one(course, assignment, student, results, feedback, config) -> str:
@@ -644,7 +561,7 @@ def generate_feedback(course, assignment=ASSIGNMENT, student=None) -> list:
         app.force = True
         _quiet_nbgrader(app)
         app.start()
-        _flag_withheld(course, assignment, sid)
+        flag_withheld(course, assignment, sid)
     return students
 
 

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Restored", "restore_notebook", "grade_id", "is_solution", "is_test", "defined_names"]
+__all__ = ["Restored", "restore_notebook", "grade_id", "is_solution", "is_test", "defined_names",
+           "read_submitted"]
 
 
 def _meta(cell) -> dict:
@@ -261,3 +264,29 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
     nb = {"cells": out_cells, "metadata": copy.deepcopy(source.get("metadata", {})),
           "nbformat": source.get("nbformat", 4), "nbformat_minor": source.get("nbformat_minor", 5)}
     return Restored(nb, list(dict.fromkeys(changes)), review)
+
+
+def read_submitted(path: Path):
+    """The student's notebook (a dict) and '' or None and why it is not a notebook."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return None, f"{path.name} could not be read ({err.strerror})"
+    if not data.strip():
+        return None, f"{path.name} is empty ({len(data)} bytes): graded as the release"
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, f"{path.name} is not UTF-8 text: graded as the release"
+    except json.JSONDecodeError as err:
+        return None, (f"{path.name} is not valid JSON (line {err.lineno}: {err.msg}): graded "
+                      "as the release")
+    except RecursionError:
+        return None, f"{path.name} is nested too deeply to read: graded as the release"
+    if not isinstance(nb, dict):
+        return None, (f"{path.name} is JSON but not a notebook (a {type(nb).__name__}): "
+                      "graded as the release")
+    if not isinstance(nb.get("cells"), list):
+        return None, (f"{path.name} is JSON but not a notebook (it has no list of cells): "
+                      "graded as the release")
+    return nb, ""

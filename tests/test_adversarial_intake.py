@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from adversarial.corpus import NOTEBOOKS, expected_points
+from adversarial.corpus import expected_points
 from adversarial.intake import DUE, build_folder, build_zip
 from autograder.collect import normalise_student_id
 from autograder.course import Course, tools_env
