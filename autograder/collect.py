@@ -141,8 +141,12 @@ def _open_dir(path, dir_fd=None) -> int:
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
 
 
-def _read_regular(name: str, dir_fd: int, limit: int):
-    """(bytes, mtime) of a regular file in the folder ``dir_fd``; (None, why) otherwise."""
+def _read_regular(name: str, dir_fd: int, limit: int, forbidden=frozenset()):
+    """(bytes, stat) of a regular file in the folder ``dir_fd``; (None, why) otherwise.
+
+    ``forbidden``: (device, inode) pairs of the course's own files: a hard link to
+    one of them is refused like a symbolic link.
+    """
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as err:
@@ -153,6 +157,8 @@ def _read_regular(name: str, dir_fd: int, limit: int):
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return None, "not a regular file"
+        if (info.st_dev, info.st_ino) in forbidden:
+            return None, "a hard link to a file of the course (never read)"
         if info.st_size > limit:
             return None, f"larger than {limit // 2**20} MB"
         chunks, size = [], 0
@@ -164,7 +170,7 @@ def _read_regular(name: str, dir_fd: int, limit: int):
             size += len(chunk)
         if size > limit:
             return None, f"larger than {limit // 2**20} MB"
-        return b"".join(chunks), info.st_mtime
+        return b"".join(chunks), info
     finally:
         os.close(fd)
 
@@ -192,6 +198,7 @@ class _Upload:
     original: str
     files: dict = field(default_factory=dict)      # name -> bytes
     mtimes: dict = field(default_factory=dict)     # name -> float
+    inodes: dict = field(default_factory=dict)     # name -> (device, inode) (folders only)
     times: dict = field(default_factory=dict)      # name -> LMS timestamp (zips only)
     timestamp: object = None                       # datetime or None
     problems: list = field(default_factory=list)
@@ -199,7 +206,7 @@ class _Upload:
 
 
 def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list,
-                         timestamps: str) -> _Upload:
+                         timestamps: str, forbidden=frozenset()) -> _Upload:
     upload = _Upload(name)
     shown = _display(name)
     fd = _open_dir(name, dir_fd=root_fd)
@@ -233,10 +240,12 @@ def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list
                 skipped.append(f"{where}: not a regular file")
                 upload.problems.append(f"{_display(entry)} is not a regular file: not imported")
                 continue
-            data, mtime = _read_regular(entry, fd, MAX_FILE_BYTES)
+            data, info = _read_regular(entry, fd, MAX_FILE_BYTES, forbidden)
             if data is None:
-                skipped.append(f"{where}: {mtime}")
-                upload.problems.append(f"{_display(entry)} was not imported: {mtime}")
+                skipped.append(f"{where}: {info}")
+                upload.problems.append(f"{_display(entry)} was not imported: it is {info}"
+                                       if info.startswith("a ") else
+                                       f"{_display(entry)} was not imported: {info}")
                 continue
             total += len(data)
             if total > MAX_STUDENT_BYTES:
@@ -245,7 +254,9 @@ def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list
                                        f"over {MAX_STUDENT_BYTES // 2**20} MB")
                 continue
             upload.files[entry] = data
-            upload.mtimes[entry] = mtime
+            upload.mtimes[entry] = info.st_mtime
+            if info.st_nlink > 1:
+                upload.inodes[entry] = (info.st_dev, info.st_ino)
     finally:
         os.close(fd)
     stamp = upload.files.pop("timestamp.txt", None)
@@ -267,7 +278,38 @@ def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list
     return upload
 
 
-def _read_folder(submissions: Path, assignment: str, timestamps: str, skipped: list) -> dict:
+def _course_inodes(root: Path) -> frozenset:
+    """(device, inode) of every regular file of the course folder (hard links to refuse)."""
+    found = set()
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.add((info.st_dev, info.st_ino))
+    return frozenset(found)
+
+
+def _shared_files(uploads: dict) -> None:
+    """Flag files that are one and the same (hard links) in two students' folders."""
+    owners: dict = {}
+    for student, upload in uploads.items():
+        for name, inode in upload.inodes.items():
+            owners.setdefault(inode, []).append((student, name))
+    for inode, who in owners.items():
+        if len({s for s, _ in who}) < 2:
+            continue
+        for student, name in who:
+            others = ", ".join(f"{_display(s)}/{_display(n)}" for s, n in who if s != student)
+            uploads[student].problems.append(
+                f"{_display(name)} is the very same file (a hard link) as {others}: check "
+                "whose work it is")
+
+
+def _read_folder(submissions: Path, assignment: str, timestamps: str, skipped: list,
+                 forbidden=frozenset()) -> dict:
     uploads = {}
     root_fd = os.open(submissions, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -284,7 +326,7 @@ def _read_folder(submissions: Path, assignment: str, timestamps: str, skipped: l
                 continue
             try:
                 uploads[name] = _read_student_folder(root_fd, name, assignment, skipped,
-                                                     timestamps)
+                                                     timestamps, forbidden)
             except OSError as err:
                 skipped.append(f"{_display(name)}: unreadable ({err.strerror})")
                 upload = uploads[name] = _Upload(name)
@@ -431,7 +473,9 @@ def collect(course: Course, submissions, assignment=ASSIGNMENT, *, only_student=
                 "<assignment>_<student>_attempt_<timestamp>_<notebook>.ipynb); pass "
                 "--zip-regexp for your learning-management system's naming")
     else:
-        uploads = _read_folder(submissions, assignment, timestamps, skipped)
+        uploads = _read_folder(submissions, assignment, timestamps, skipped,
+                               _course_inodes(course.root))
+        _shared_files(uploads)
     result = Collected([], skipped=skipped)
     ids: dict = {}
     for original in sorted(uploads):

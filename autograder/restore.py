@@ -79,6 +79,11 @@ def _clean(cell) -> dict:
     return out
 
 
+# nbgrader's markers of solution regions and hidden tests: only the instructor's
+# source notebooks have them (the release replaces every region)
+INSTRUCTOR_MARKERS = re.compile(r"#{2,}\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)")
+
+
 @dataclass
 class Restored:
     nb: dict
@@ -136,7 +141,8 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
         if not isinstance(cell, dict) or id(cell) in assigned:
             continue
         text = _source_text(cell)
-        gid = texts.pop((cell.get("cell_type"), _normalised(text)), None)
+        kind = cell.get("cell_type") if isinstance(cell.get("cell_type"), str) else None
+        gid = texts.pop((kind, _normalised(text)), None)
         if gid is None and cell.get("cell_type") == "code" and wanted:
             names = defined_names(text)
             scored = sorted(((len(names & want), g) for g, want in wanted.items()
@@ -233,6 +239,12 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
             continue  # plain release cells belong to the student: they come from the submission
         if is_solution(cell):
             mine = answers.get(gid)
+            if mine is not None and INSTRUCTOR_MARKERS.search(_source_text(mine)):
+                # the instructor's own cell (a copied or linked source notebook): not their work
+                review.append(f"the answer cell {gid} holds the instructor's solution markers "
+                              "(### BEGIN SOLUTION): it is the source notebook's, not the "
+                              "student's work, and was graded as released")
+                mine = None
             if mine is None:
                 stub = released.get(gid, cell)
                 out_cells.append(_clean(stub))
@@ -286,6 +298,12 @@ def read_submitted(path: Path):
     if not isinstance(nb, dict):
         return None, (f"{path.name} is JSON but not a notebook (a {type(nb).__name__}): "
                       "graded as the release")
+    if nb.get("nbformat") == 3 and isinstance(nb.get("worksheets"), list):
+        try:  # an old (nbformat 3) notebook: nbformat converts it
+            import nbformat
+            nb = json.loads(json.dumps(nbformat.convert(nbformat.from_dict(nb), 4)))
+        except Exception:  # noqa: BLE001 - any failure: not a notebook we can read
+            pass
     if not isinstance(nb.get("cells"), list):
         return None, (f"{path.name} is JSON but not a notebook (it has no list of cells): "
                       "graded as the release")

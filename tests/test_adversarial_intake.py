@@ -179,9 +179,12 @@ def test_links_are_skipped_reported_and_nothing_they_point_to_is_imported(course
         assert not (course.root / "feedback" / name).exists()
         assert f"{name}: a symbolic link" in folder.run.proc.stderr
     for student in ("c04-notebook-links", "c05-assignment-folder-link", "eve"):
+        assert (course.root / "submitted" / student).is_dir(), student
         folder_ = course.root / "submitted" / student / ASSIGNMENT
         assert not [p for p in folder_.iterdir() if p.suffix in (".ipynb", ".npz")], student
     assert "a symbolic link in the zip" in lms.run.proc.stderr
+    copied = course.root / "submitted" / "c10-source-copies" / ASSIGNMENT
+    assert sorted(p.name for p in copied.iterdir()) == ["RNN_Captioning.ipynb"]  # no hard link
 
 
 def test_odd_names_get_safe_ids_and_the_original_is_reported(course, folder, lms):

@@ -295,8 +295,36 @@ def test_nothing_to_collect_is_a_clear_error(course, tmp_path):
 
 
 def _answered(name=RNN) -> dict:
-    """The source notebook as a student with every answer right would have it."""
-    return copy.deepcopy(_nb(name))
+    """The source notebook as a student with every answer right would have it (no markers)."""
+    nb = copy.deepcopy(_nb(name))
+    for cell in nb["cells"]:
+        if is_solution(cell):
+            lines = "".join(cell["source"]).split("\n")
+            cell["source"] = "\n".join(ln for ln in lines
+                                       if ln.strip() not in ("### BEGIN SOLUTION",
+                                                             "### END SOLUTION"))
+    return nb
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_answers_with_the_instructors_markers_are_not_the_students_work(name):
+    source = _nb(name)
+    release = copy.deepcopy(source)    # stands in for the release: every answer a stub
+    for cell in release["cells"]:
+        if is_solution(cell):
+            cell["source"] = "# YOUR CODE HERE\nraise NotImplementedError()"
+    restored = restore_notebook(source, release, copy.deepcopy(source))   # the source itself
+    answers = [grade_id(c) for c in source["cells"] if is_solution(c)]
+    assert len(restored.review) == len(answers)
+    assert all("holds the instructor's solution markers" in r for r in restored.review)
+    for cell in restored.nb["cells"]:
+        if grade_id(cell) in answers:
+            assert cell["source"] == "# YOUR CODE HERE\nraise NotImplementedError()"
+    partial = _answered(name)          # one answer copied with its markers, the rest their own
+    first = next(c for c in partial["cells"] if is_solution(c))
+    first["source"] = next(c for c in source["cells"] if grade_id(c) == grade_id(first))["source"]
+    restored = restore_notebook(source, release, partial)
+    assert len(restored.review) == 1 and grade_id(first) in restored.review[0]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -484,3 +512,18 @@ def test_ids_with_underscores_and_look_alike_lms_names_stay_apart(course, tmp_pa
     contents = sorted((course.root / "submitted" / s / ASSIGNMENT / RNN).read_text() for s in twins)
     assert contents == ["amy", "x_amy"]
     assert all(any("would share the id 'amy'" in p for p in got.notes[s]) for s in twins)
+
+
+def test_hard_links_to_course_files_are_refused_and_shared_files_flagged(course, tmp_path):
+    subs = tmp_path / "subs"
+    for name in ("amy", "bob", "cat"):
+        (subs / name).mkdir(parents=True)
+    os.link(course.source_dir(ASSIGNMENT) / RNN, subs / "amy" / RNN)   # the instructor's notebook
+    (subs / "bob" / LSTM).write_text("bob's work")
+    os.link(subs / "bob" / LSTM, subs / "cat" / LSTM)                    # the same file as bob's
+    got = collect(course, subs)
+    assert _files(course, "amy") == []
+    assert any("hard link to a file of the course" in p for p in got.notes["amy"])
+    assert _files(course, "bob") == [LSTM] and _files(course, "cat") == [LSTM]
+    assert any("very same file (a hard link) as cat/" in p for p in got.notes["bob"])
+    assert any("very same file (a hard link) as bob/" in p for p in got.notes["cat"])

@@ -12,7 +12,8 @@ variants each:
 * files from outside the submission: a student folder that is a link (to the
   course's ``source/``, to another student), notebooks that are links (to the
   source, to another student's notebook), an assignment folder that is a link,
-  a link to the hidden references, a link member in the zip;
+  a link to the hidden references, a link member in the zip, a hard link to a
+  source notebook, a plain copy of one (its answers carry nbgrader's markers);
 * names: a zip file named like another student's download (two spellings), a
   student's two uploads of one notebook (the newest wins), two with the same
   time (a conflict), a student-made ``timestamp.txt`` in the zip;
@@ -32,6 +33,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +169,15 @@ def build_folder(course, out: Path) -> dict:
     want["c05-assignment-folder-link"] = Want(
         "<student>/rnn_captioning/ links to source/: not imported, 0", _only(),
         {RNN: "symbolic link", LSTM: "symbolic link"})
+
+    copies = out / "c10-source-copies"
+    copies.mkdir()
+    shutil.copyfile(source / f"{RNN}.ipynb", copies / f"{RNN}.ipynb")    # a copy: markers in it
+    os.link(source / f"{LSTM}.ipynb", copies / f"{LSTM}.ipynb")          # a hard link
+    want["c10-source-copies"] = Want(
+        "a copy of the source RNN notebook (its answers carry the solution markers: graded as "
+        "released) and a hard link to the source LSTM notebook (not imported): 0",
+        _only(), {RNN: "instructor's solution markers", LSTM: "hard link"})
 
     # ------------------------------------------------ names and broken notebooks
     put("Jane Doe", RNN, good[RNN])
