@@ -212,10 +212,10 @@ def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, d
                 other in p for other in NOTEBOOKS if other != name)]
             if not path.exists():
                 others = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in NOTEBOOKS)
-                missing[(student, notebook)] = "; ".join([
+                missing[(student, notebook)] = (
                     f"{name} was not submitted" + (f" (found {', '.join(others)}: the notebook "
                                                    "must keep its name)" if others else ""),
-                    *mine])
+                    mine)
                 continue
             submitted, unreadable = read_submitted(path)
             restored = restore_notebook(source, release, submitted)
@@ -351,15 +351,15 @@ def _score(job: _Job, run: dict, references) -> dict:
             "worker": run.get("worker"), "graded_at": time.time()}
 
 
-def _missing_result(course, assignment, student, notebook, why) -> dict:
+def _missing_result(course, assignment, student, notebook, why, problems=()) -> dict:
+    """Zero for a notebook not submitted; flagged when collecting noted a problem."""
     from .hidden_cases import notebook_units
-    first = why.split("; ")[0]
     tests = [{"grade_id": f"test_{unit}", "unit": unit, "score": 0.0, "max_score": spec.points,
-              "lines": [f"{unit}: 0 / {spec.points:g} points ({first})"], "outputs": []}
+              "lines": [f"{unit}: 0 / {spec.points:g} points ({why})"], "outputs": []}
              for unit, spec in notebook_units(notebook).items()]
     return {"format": RESULT_FORMAT, "key": "", "student": student, "notebook": notebook,
-            "status": "missing", "reason": why, "flagged": why != first, "changes": [],
-            "tests": tests,
+            "status": "missing", "reason": "; ".join([why, *problems]),
+            "flagged": bool(problems), "changes": [], "tests": tests,
             "seconds": 0.0, "worker": None, "graded_at": time.time()}
 
 
@@ -633,8 +633,8 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
         else:
             todo.append(job)
             waiting[job.student] += 1
-    for (student, notebook), why in missing.items():
-        result = _missing_result(course, assignment, student, notebook, why)
+    for (student, notebook), (why, problems) in missing.items():
+        result = _missing_result(course, assignment, student, notebook, why, problems)
         _write_atomic(_result_path(course, student, notebook), json.dumps(result, indent=1))
         report.results[(student, notebook)] = result
     fresh = {(job.student, job.notebook) for job in todo} | set(missing)
