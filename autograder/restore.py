@@ -240,11 +240,10 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
         if is_solution(cell):
             mine = answers.get(gid)
             if mine is not None and INSTRUCTOR_MARKERS.search(_source_text(mine)):
-                # the instructor's own cell (a copied or linked source notebook): not their work
+                # the instructor's own cell: only the source notebooks have these markers
                 review.append(f"the answer cell {gid} holds the instructor's solution markers "
-                              "(### BEGIN SOLUTION): it is the source notebook's, not the "
-                              "student's work, and was graded as released")
-                mine = None
+                              "(### BEGIN SOLUTION): it looks like the source notebook, not "
+                              "the student's own work")
             if mine is None:
                 stub = released.get(gid, cell)
                 out_cells.append(_clean(stub))

@@ -307,7 +307,7 @@ def _answered(name=RNN) -> dict:
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_answers_with_the_instructors_markers_are_not_the_students_work(name):
+def test_answers_with_the_instructors_markers_are_flagged(name):
     source = _nb(name)
     release = copy.deepcopy(source)    # stands in for the release: every answer a stub
     for cell in release["cells"]:
@@ -317,9 +317,6 @@ def test_answers_with_the_instructors_markers_are_not_the_students_work(name):
     answers = [grade_id(c) for c in source["cells"] if is_solution(c)]
     assert len(restored.review) == len(answers)
     assert all("holds the instructor's solution markers" in r for r in restored.review)
-    for cell in restored.nb["cells"]:
-        if grade_id(cell) in answers:
-            assert cell["source"] == "# YOUR CODE HERE\nraise NotImplementedError()"
     partial = _answered(name)          # one answer copied with its markers, the rest their own
     first = next(c for c in partial["cells"] if is_solution(c))
     first["source"] = next(c for c in source["cells"] if grade_id(c) == grade_id(first))["source"]

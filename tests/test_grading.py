@@ -177,6 +177,10 @@ def _submission(folder: Path, notebooks_from: Path, edit=None):
     folder.mkdir(parents=True)
     for name in NOTEBOOKS:
         nb = _load(notebooks_from / name)
+        for cell in nb["cells"]:  # a student's notebook has no solution markers
+            cell["source"] = "".join(line for line in _src(cell).splitlines(keepends=True)
+                                     if line.strip() not in ("### BEGIN SOLUTION",
+                                                             "### END SOLUTION"))
         if edit:
             edit(name, nb)
         (folder / name).write_text(json.dumps(nb))

@@ -175,9 +175,9 @@ def build_folder(course, out: Path) -> dict:
     shutil.copyfile(source / f"{RNN}.ipynb", copies / f"{RNN}.ipynb")    # a copy: markers in it
     os.link(source / f"{LSTM}.ipynb", copies / f"{LSTM}.ipynb")          # a hard link
     want["c10-source-copies"] = Want(
-        "a copy of the source RNN notebook (its answers carry the solution markers: graded as "
-        "released) and a hard link to the source LSTM notebook (not imported): 0",
-        _only(), {RNN: "instructor's solution markers", LSTM: "hard link"})
+        "a copy of the source RNN notebook (its answers carry the solution markers: graded, "
+        "flagged, feedback withheld) and a hard link to the source LSTM notebook (not "
+        "imported, 0)", _only(RNN), {RNN: "instructor's solution markers", LSTM: "hard link"})
 
     # ------------------------------------------------ names and broken notebooks
     put("Jane Doe", RNN, good[RNN])
