@@ -278,10 +278,19 @@ def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list
     return upload
 
 
+# the course's instructor-only folders (its top-level files count too); not submitted/,
+# nor any folder of the instructor's own where downloads may be kept
+INSTRUCTOR_FOLDERS = ("source", "release", "hidden", "autograded", "feedback", "grading")
+
+
 def _course_inodes(root: Path) -> frozenset:
-    """(device, inode) of every regular file of the course folder (hard links to refuse)."""
+    """(device, inode) of the course's instructor files (hard links to them are refused)."""
     found = set()
-    for folder, _, files in os.walk(root):
+    walks = [(str(root), [], [e.name for e in os.scandir(root) if e.is_file(follow_symlinks=False)])
+             ] if root.is_dir() else []
+    for name in INSTRUCTOR_FOLDERS:
+        walks.extend(os.walk(root / name))
+    for folder, _, files in walks:
         for name in files:
             try:
                 info = os.lstat(os.path.join(folder, name))

@@ -524,3 +524,13 @@ def test_hard_links_to_course_files_are_refused_and_shared_files_flagged(course,
     assert _files(course, "bob") == [LSTM] and _files(course, "cat") == [LSTM]
     assert any("very same file (a hard link) as cat/" in p for p in got.notes["bob"])
     assert any("very same file (a hard link) as bob/" in p for p in got.notes["cat"])
+
+
+def test_submissions_kept_inside_the_course_folder_are_imported(course):
+    incoming = course.root / "incoming"          # the instructor keeps downloads in the course
+    (incoming / "amy").mkdir(parents=True)
+    (incoming / "amy" / RNN).write_text("{}")
+    assert collect(course, incoming).students == ["amy"]
+    assert _files(course, "amy") == [RNN]
+    again = collect(course, course.root / "submitted")  # even the course's own submitted/
+    assert again.students == ["amy"] and _files(course, "amy") == [RNN]
