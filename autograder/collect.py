@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import ASSIGNMENT, NOTEBOOKS, Course
+from .notebook_names import find_notebooks, grade_ids_in
 
 __all__ = ["Collected", "CollectError", "collect", "notes", "normalise_student_id",
            "DEFAULT_ZIP_REGEXP", "STUDENT_ID", "TIMESTAMP_SOURCES", "NOTES_DIR"]
@@ -345,74 +346,6 @@ def _read_folder(submissions: Path, assignment: str, timestamps: str, skipped: l
     return uploads
 
 
-# ------------------------------------------------------------------ notebooks by name
-
-
-def _canonical(name: str) -> str:
-    """A notebook file name without case, copy marks, extension and punctuation."""
-    stem = name.lower()
-    while stem.endswith(".ipynb"):
-        stem = stem[:-len(".ipynb")]
-    stem = re.sub(r"^(copy of\s+)+", "", stem.strip())
-    stem = re.sub(r"(\s*\(\d+\)|[-_ ]copy\d*|-checkpoint)+$", "", stem)
-    return re.sub(r"[^a-z0-9]", "", stem)
-
-
-def _grade_ids_in(data: bytes) -> set:
-    try:
-        nb = json.loads(data.decode("utf-8"))
-        cells = nb.get("cells") if isinstance(nb, dict) else None
-        out = set()
-        for cell in cells if isinstance(cells, list) else []:
-            meta = cell.get("metadata") if isinstance(cell, dict) else None
-            grader = meta.get("nbgrader") if isinstance(meta, dict) else None
-            if isinstance(grader, dict) and isinstance(grader.get("grade_id"), str):
-                out.add(grader["grade_id"])
-        return out
-    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
-        return set()
-
-
-def _find_notebooks(upload: _Upload, expected: dict) -> None:
-    """Settle which file is each expected notebook: exact name, a renamed copy, or its cells.
-
-    More than one candidate for a notebook: in a zip the newest LMS timestamp
-    wins; otherwise (or with equal times) the exact name, else the newest
-    file, and the student is flagged for the conflict.
-    """
-    names = [n for n in upload.files if n.lower().endswith(".ipynb")]
-    for wanted, ids in expected.items():
-        others = [n for n in names if n not in expected or n == wanted]
-        found = [n for n in others if _canonical(n) == _canonical(wanted)]
-        how = "its name"
-        if not found:
-            found = [n for n in others if _canonical(n).endswith(_canonical(wanted))]
-        if not found:
-            found = [n for n in others if n not in expected
-                     and ids & _grade_ids_in(upload.files[n])]
-            how = "its cells"
-        if not found:
-            continue
-        chosen = wanted if wanted in found else max(found, key=lambda n: (upload.mtimes.get(n, 0),
-                                                                          n))
-        if len(found) > 1:
-            times = {n: upload.times.get(n) for n in found}
-            newest = max(times.values(), key=lambda t: t or _dt.datetime.min)
-            latest = [n for n, t in times.items() if t is not None and t == newest]
-            if len(latest) == 1:
-                chosen = latest[0]
-                upload.info.append(f"{chosen} is the newest of {', '.join(sorted(found))}: "
-                                   f"graded as {wanted}")
-            else:
-                upload.problems.append(f"conflict: {len(found)} files could be {wanted} "
-                                       f"({', '.join(sorted(found))}): graded {chosen}")
-        if chosen != wanted:
-            upload.files[wanted] = upload.files[chosen]
-            if len(found) == 1 or how == "its cells":
-                upload.problems.append(f"{chosen} was graded as {wanted} (found by {how}; the "
-                                       "notebook must keep its name)")
-
-
 # ------------------------------------------------------------------ writing
 
 
@@ -457,7 +390,7 @@ def _expected_ids(course: Course, assignment: str) -> dict:
     out = {}
     for name in NOTEBOOKS:
         path = course.release_dir(assignment) / name
-        out[name] = _grade_ids_in(path.read_bytes()) if path.is_file() else set()
+        out[name] = grade_ids_in(path.read_bytes()) if path.is_file() else set()
     return out
 
 
@@ -501,7 +434,7 @@ def collect(course: Course, submissions, assignment=ASSIGNMENT, *, only_student=
             result.names[student] = _display(original)
             upload.problems.insert(0, f"the name {_display(original)!r} is not a usable "
                                    f"student id: graded as {student!r}")
-        _find_notebooks(upload, expected)
+        find_notebooks(upload, expected)
         _write_student(course, assignment, student, upload)
         _save_notes(course, student, original, upload.problems, upload.info)
         result.students.append(student)
