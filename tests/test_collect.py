@@ -402,7 +402,7 @@ def test_a_moved_test_cell_carries_no_other_cell_along(test_id, where):
     # every plain cell stays where it was among the instructor cells that did not move
     assert _plain_sources(restored.nb) == _plain_sources(base.nb)
     setup = next(i for i, c in enumerate(restored.nb["cells"])
-                 if c["source"].startswith("# Setup: run this cell first"))
+                 if c["source"].startswith("# Set-up: run this cell first"))
     first_graded = next(i for i, c in enumerate(restored.nb["cells"]) if grade_id(c))
     assert setup < first_graded
     assert "instructor cells were moved: put back in their order" in restored.changes
