@@ -59,6 +59,7 @@ from .grading_worker import (JOB_FORMAT, KERNEL_MODULE_DIR, MAX_STUDENT_FILE_BYT
                              STUDENT_FILE_TYPES, code_version, execute_job, grading_inputs)
 from .collect import DEFAULT_ZIP_REGEXP, CollectError, collect
 from .collect import notes as collect_notes
+from .gradebook_extras import flag_withheld
 from .recording import add_student, gradebook_id, is_recorded, record_student, \
     recording_fingerprint
 from .restore import grade_id, is_test, read_submitted, restore_notebook
