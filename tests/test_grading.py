@@ -26,6 +26,7 @@ from autograder.grading import (DEFAULT_ZIP_REGEXP, GradeOptions, GradingError, 
                                 import_submissions)
 from autograder.hidden_cases import UNITS, notebook_units
 from autograder.restore import grade_id, is_solution, restore_notebook
+from student_copies import write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -174,16 +175,7 @@ def test_import_lms_zip_with_nbgraders_naming(course, tmp_path):
 
 
 def _submission(folder: Path, notebooks_from: Path, edit=None):
-    folder.mkdir(parents=True)
-    for name in NOTEBOOKS:
-        nb = _load(notebooks_from / name)
-        for cell in nb["cells"]:  # a student's notebook has no solution markers
-            cell["source"] = "".join(line for line in _src(cell).splitlines(keepends=True)
-                                     if line.strip() not in ("### BEGIN SOLUTION",
-                                                             "### END SOLUTION"))
-        if edit:
-            edit(name, nb)
-        (folder / name).write_text(json.dumps(nb))
+    write_submission(folder, NOTEBOOKS, edit, notebooks_from)
 
 
 def _double_dWh(name, nb):

@@ -32,6 +32,7 @@ from autograder.course import COURSE_ID, NOTEBOOKS, Course, tools_env
 from autograder.grading import GradeOptions, GradingError, grade
 from autograder.hidden_cases import UNITS
 from autograder.recording import PAUSE_ENV, RECORDED_DIR
+from student_copies import write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -53,9 +54,7 @@ def course(tmp_path_factory):
 
 def _submission(subs: Path, student: str) -> None:
     """A student who submits the solutions (every autograded point)."""
-    (subs / student).mkdir(parents=True)
-    for name in NOTEBOOKS:
-        shutil.copyfile(REPO / "notebooks" / name, subs / student / name)
+    write_submission(subs / student, NOTEBOOKS)
 
 
 class Grading:

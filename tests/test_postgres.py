@@ -13,7 +13,6 @@ difference is the gradebook's).
 from __future__ import annotations
 
 import glob
-import json
 import os
 import pwd
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import COURSE_ID, NOTEBOOKS, Course, tools_env
+from student_copies import write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 CSVS = ("grades.csv", "grades_by_test.csv", "review.csv")
@@ -124,18 +124,16 @@ def _cli(*args):
     return proc.stdout
 
 
+def _double_dWh(name, nb):
+    if name == "RNN_Captioning.ipynb":
+        for cell in nb["cells"]:
+            cell["source"] = cell["source"].replace("return dx, dprev_h, dWx, dWh, db",
+                                                    "return dx, dprev_h, dWx, 2 * dWh, db")
+
+
 def _submissions(folder: Path) -> None:
-    for student in ("correct", "wrong-dWh"):
-        (folder / student).mkdir(parents=True)
-        for name in NOTEBOOKS:
-            nb = json.loads((REPO / "notebooks" / name).read_text())
-            if student == "wrong-dWh" and name == "RNN_Captioning.ipynb":
-                for cell in nb["cells"]:
-                    text = "".join(cell["source"]) if isinstance(cell["source"], list) \
-                        else cell["source"]
-                    cell["source"] = text.replace("return dx, dprev_h, dWx, dWh, db",
-                                                  "return dx, dprev_h, dWx, 2 * dWh, db")
-            (folder / student / name).write_text(json.dumps(nb))
+    write_submission(folder / "correct", NOTEBOOKS)
+    write_submission(folder / "wrong-dWh", NOTEBOOKS, _double_dWh)
 
 
 @pytest.mark.slow
