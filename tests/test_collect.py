@@ -153,6 +153,12 @@ def _zip(path, entries):
     "rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
     "x_victim_attempt_2099-12-31-23-59-59_RNN_Captioning.ipynb",
     "victim_attempt_2020-01-01-00-00-00_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    # a separator in the student's file name is not a folder of the LMS
+    "x\\rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "x/rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "\\rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "/rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "a\\b/\\rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
 ])
 def test_the_id_comes_from_the_lms_prefix_whatever_the_file_is_called(course, tmp_path, filename):
     mine = json.dumps(_nb())
@@ -170,6 +176,18 @@ def test_the_id_comes_from_the_lms_prefix_whatever_the_file_is_called(course, tm
     assert (mallory / RNN).read_text() == "{}"   # her file, graded as her notebook, flagged
     assert any("was graded as RNN_Captioning.ipynb" in p for p in got.notes["mallory"])
     assert (mallory / "timestamp.txt").read_text().startswith("2026-11-20 11:00:00")
+
+
+def test_folders_before_the_lms_name_are_not_part_of_the_id(course, tmp_path):
+    archive = _zip(tmp_path / "lms.zip", [
+        (f"Downloads\\{ASSIGNMENT}_amy_attempt_2026-11-20-09-00-00_{RNN}", "amy"),  # Windows
+        (f"all/{ASSIGNMENT}_bob_attempt_2026-11-20-09-00-00_{RNN}", "bob"),
+        (f"{ASSIGNMENT}_cat_attempt_2026-11-20-09-00-00_{RNN}", "cat"),
+    ])
+    got = collect(course, archive)
+    assert got.students == ["amy", "bob", "cat"] and not got.notes
+    for name in got.students:
+        assert (course.root / "submitted" / name / ASSIGNMENT / RNN).read_text() == name
 
 
 def test_newest_upload_wins_only_among_one_students_own_files(course, tmp_path):
