@@ -277,12 +277,17 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
     return Restored(nb, list(dict.fromkeys(changes)), review)
 
 
-def read_submitted(path: Path):
-    """The student's notebook (a dict) and '' or None and why it is not a notebook."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        return None, f"{path.name} could not be read ({err.strerror})"
+def read_submitted(path: Path, data: bytes | None = None):
+    """The student's notebook (a dict) and '' or None and why it is not a notebook.
+
+    ``data``: the file's bytes when the caller read them already (safely, see
+    ``autograder.submitted_files``); ``path`` then only names it.
+    """
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            return None, f"{path.name} could not be read ({err.strerror})"
     if not data.strip():
         return None, f"{path.name} is empty ({len(data)} bytes): graded as the release"
     try:

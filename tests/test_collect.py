@@ -552,3 +552,36 @@ def test_submissions_kept_inside_the_course_folder_are_imported(course):
     assert _files(course, "amy") == [RNN]
     again = collect(course, course.root / "submitted")  # even the course's own submitted/
     assert again.students == ["amy"] and _files(course, "amy") == [RNN]
+
+
+def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
+    """``grade`` without SUBMISSIONS reads submitted/ as it is: links there are not followed."""
+    from autograder import grading
+    sub = course.root / "submitted"
+    (sub / "amy" / ASSIGNMENT).mkdir(parents=True)
+    os.symlink(course.source_dir(ASSIGNMENT) / RNN, sub / "amy" / ASSIGNMENT / RNN)   # a file
+    os.symlink(course.source_dir(ASSIGNMENT) / LSTM, sub / "amy" / ASSIGNMENT / "data.json")
+    (sub / "bob").mkdir()
+    os.symlink(course.source_dir(ASSIGNMENT), sub / "bob" / ASSIGNMENT)    # the assignment folder
+    (sub / "eve" / ASSIGNMENT).mkdir(parents=True)
+    (sub / "eve" / ASSIGNMENT / LSTM).write_text(json.dumps({"cells": [], "metadata": {},
+                                                             "nbformat": 4, "nbformat_minor": 5}))
+    os.symlink(sub / "eve", sub / "cat")                                  # another student
+    (sub / "dan" / ASSIGNMENT).mkdir(parents=True)
+    os.link(course.source_dir(ASSIGNMENT) / RNN, sub / "dan" / ASSIGNMENT / RNN)    # a hard link
+    jobs, missing = grading._jobs(course, ASSIGNMENT, ["amy", "bob", "cat", "dan", "eve"], "x",
+                                  grading.GradeOptions())
+    assert [(j.student, j.notebook) for j in jobs] == [("eve", "LSTM_Captioning")]
+    assert "data.json" not in jobs[0].files and not jobs[0].unreadable   # eve's own
+    expected = {"amy": "RNN_Captioning.ipynb is a symbolic link",
+                "bob": f"submitted/bob/{ASSIGNMENT} is a symbolic link",
+                "cat": "submitted/cat is a symbolic link",
+                "dan": "a hard link to a file of the course"}
+    for student, why in expected.items():
+        for notebook in ("RNN_Captioning", "LSTM_Captioning"):
+            if student in ("amy", "dan") and notebook == "LSTM_Captioning":
+                continue
+            reason, problems = missing[(student, notebook)]
+            assert "was not submitted" in reason and any(why in p for p in problems), \
+                (student, notebook, problems)
+    assert any("data.json is a symbolic link" in p for p in missing[("amy", "RNN_Captioning")][1])
