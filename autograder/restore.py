@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Restored", "restore_notebook", "grade_id", "is_solution", "is_test", "defined_names",
-           "read_submitted"]
+           "read_submitted", "too_many_containers", "MAX_JSON_CONTAINERS", "MAX_CELLS"]
 
 
 def _meta(cell) -> dict:
@@ -290,6 +290,9 @@ def read_submitted(path: Path, data: bytes | None = None):
             return None, f"{path.name} could not be read ({err.strerror})"
     if not data.strip():
         return None, f"{path.name} is empty ({len(data)} bytes): graded as the release"
+    if too_many_containers(data):
+        return None, (f"{path.name} holds over {MAX_JSON_CONTAINERS:,} JSON objects and lists, "
+                      "far more than any notebook: not read (graded as the release)")
     try:
         nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -311,4 +314,20 @@ def read_submitted(path: Path, data: bytes | None = None):
     if not isinstance(nb.get("cells"), list):
         return None, (f"{path.name} is JSON but not a notebook (it has no list of cells): "
                       "graded as the release")
+    if len(nb["cells"]) > MAX_CELLS:
+        return None, (f"{path.name} has {len(nb['cells']):,} cells, more than the {MAX_CELLS:,} "
+                      "a notebook may have: not read (graded as the release)")
     return nb, ""
+
+
+# What the grader parses of a submitted notebook is bounded: a JSON object or list
+# costs the coordinator ~100 bytes of memory for as little as 2 bytes of file, so
+# a 200 MB file of "{}," would take ~5 GB. The release has a few hundred cells and
+# a few thousand containers; figures are base64 strings (no brackets).
+MAX_JSON_CONTAINERS = 2_000_000
+MAX_CELLS = 10_000
+
+
+def too_many_containers(data: bytes) -> bool:
+    """More ``{`` and ``[`` bytes than MAX_JSON_CONTAINERS (an upper bound of what json makes)."""
+    return data.count(b"{") + data.count(b"[") > MAX_JSON_CONTAINERS

@@ -585,3 +585,30 @@ def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
             assert "was not submitted" in reason and any(why in p for p in problems), \
                 (student, notebook, problems)
     assert any("data.json is a symbolic link" in p for p in missing[("amy", "RNN_Captioning")][1])
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda: {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+              "x": [{}] * 2_000_001}, "JSON objects and lists"),
+    (lambda: {"cells": [{"cell_type": "raw", "metadata": {}, "source": ""}] * 100_000,
+              "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, "100,000 cells"),
+])
+def test_a_notebook_too_big_to_parse_is_graded_as_the_release_with_the_reason(
+        course, tmp_path, make, problem):
+    """Valid JSON the coordinator would need gigabytes for is never parsed; the reason is named."""
+    from autograder.notebook_names import grade_ids_in
+    from autograder.restore import read_submitted
+    path = tmp_path / RNN
+    path.write_text(json.dumps(make()))
+    nb, why = read_submitted(path)
+    assert nb is None and problem in why and "graded as the release" in why
+    assert restore_notebook(_nb(), _nb(), nb).nb["cells"]   # graded as released
+    if "objects" in problem:
+        assert grade_ids_in(path.read_bytes()) == set()
+
+
+def test_the_course_notebooks_are_far_below_the_parsing_limits():
+    from autograder.restore import MAX_CELLS, MAX_JSON_CONTAINERS
+    data = (REPO / "notebooks" / RNN).read_bytes()
+    assert (data.count(b"{") + data.count(b"[")) * 100 < MAX_JSON_CONTAINERS
+    assert len(_nb()["cells"]) * 20 < MAX_CELLS
