@@ -569,6 +569,7 @@ def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
     os.symlink(sub / "eve", sub / "cat")                                  # another student
     (sub / "dan" / ASSIGNMENT).mkdir(parents=True)
     os.link(course.source_dir(ASSIGNMENT) / RNN, sub / "dan" / ASSIGNMENT / RNN)    # a hard link
+    os.mkfifo(sub / "dan" / ASSIGNMENT / LSTM)                                  # a FIFO
     jobs, missing = grading._jobs(course, ASSIGNMENT, ["amy", "bob", "cat", "dan", "eve"], "x",
                                   grading.GradeOptions())
     assert [(j.student, j.notebook) for j in jobs] == [("eve", "LSTM_Captioning")]
@@ -579,12 +580,13 @@ def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
                 "dan": "a hard link to a file of the course"}
     for student, why in expected.items():
         for notebook in ("RNN_Captioning", "LSTM_Captioning"):
-            if student in ("amy", "dan") and notebook == "LSTM_Captioning":
+            if student in ("amy", "dan") and notebook == "LSTM_Captioning":  # not submitted
                 continue
             reason, problems = missing[(student, notebook)]
             assert "was not submitted" in reason and any(why in p for p in problems), \
                 (student, notebook, problems)
     assert any("data.json is a symbolic link" in p for p in missing[("amy", "RNN_Captioning")][1])
+    assert any("not a regular file" in p for p in missing[("dan", "LSTM_Captioning")][1])
 
 
 @pytest.mark.parametrize("make, problem", [
