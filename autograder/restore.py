@@ -111,8 +111,9 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
     Editors other than JupyterLab (VS Code, Colab, converters) may drop every
     cell's metadata. A cell without a grade id becomes the instructor cell whose
     released text it has, or the answer cell whose functions and classes it
-    defines (the first such cell), or, for a written answer, the next
-    question in order. ``assigned`` (id(cell) -> grade id) is extended; returns
+    defines (the first such cell), or, for a written answer, the question
+    whose text is next to it (else the next question in order it starts like:
+    cells may have been moved too). ``assigned`` (id(cell) -> grade id) is extended; returns
     the grade ids found this way.
     """
     released = {grade_id(c): c for c in release.get("cells", []) if grade_id(c)}
@@ -126,7 +127,8 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
                 _source_text(released.get(gid, cell)))), gid)
     wanted = {}
     questions = []
-    for cell in source["cells"]:
+    intro = {}  # written answer -> the text of the release cell just before it (the question)
+    for k, cell in enumerate(source["cells"]):
         gid = grade_id(cell)
         if not gid or gid in taken or not is_solution(cell):
             continue
@@ -137,6 +139,11 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
         else:
             first = _source_text(released.get(gid, cell)).strip().split("\n")[0].strip()
             questions.append((gid, first))
+            if k and not grade_id(source["cells"][k - 1]):
+                intro[gid] = _normalised(_source_text(source["cells"][k - 1]))
+    texts_in_order = [_normalised(_source_text(c)) if isinstance(c, dict) else None for c in cells]
+    near = {id(c): texts_in_order[max(i - 1, 0):i] + texts_in_order[i + 1:i + 2]
+            for i, c in enumerate(cells)}   # the cell before, then the cell after
     for cell in cells:
         if not isinstance(cell, dict) or id(cell) in assigned:
             continue
@@ -151,8 +158,15 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
                 gid = scored[0][1]
                 del wanted[gid]
         if gid is None and cell.get("cell_type") == "markdown" and questions:
-            if text.strip().split("\n")[0].strip() == questions[0][1]:
-                gid = questions.pop(0)[0]
+            # the answer next to its question's text (right after it, else right
+            # before); else the first unanswered question (in order) it starts like
+            first = text.strip().split("\n")[0].strip()
+            fits = [q for q in questions if q[1] == first]
+            pick = next((q for text in near[id(cell)] for q in fits if intro.get(q[0]) == text),
+                        fits[0] if fits else None)
+            if pick is not None:
+                gid = pick[0]
+                questions.remove(pick)
         if gid is not None:
             assigned[id(cell)] = gid
             found.append(gid)

@@ -614,3 +614,48 @@ def test_the_course_notebooks_are_far_below_the_parsing_limits():
     data = (REPO / "notebooks" / RNN).read_bytes()
     assert (data.count(b"{") + data.count(b"[")) * 100 < MAX_JSON_CONTAINERS
     assert len(_nb()["cells"]) * 20 < MAX_CELLS
+
+
+def _move_last_question_first(nb):
+    at = [i for i, c in enumerate(nb["cells"]) if "**Your answer:**" in "".join(c["source"])][-1]
+    block = nb["cells"][at - 1:at + 1]    # the question's text and its answer
+    del nb["cells"][at - 1:at + 1]
+    nb["cells"][0:0] = block
+
+
+def _crlf(nb):
+    for cell in nb["cells"]:
+        cell["source"] = "".join(cell["source"]).replace("\n", "\r\n")
+
+
+def _reverse(nb):
+    nb["cells"].reverse()
+
+
+def _new_ids_no_outputs(nb):
+    for i, cell in enumerate(nb["cells"]):
+        cell["id"] = f"vscode-{i}"
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+
+
+@pytest.mark.parametrize("edit", [_move_last_question_first, _crlf, _reverse, _new_ids_no_outputs])
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_lost_metadata_and_moved_cells_keep_every_answer_in_its_place(name, edit):
+    """Written answers all start alike ("**Your answer:**"): each goes with the question next to it."""
+    source = _nb(name)
+    mine = _answered(name)
+    for i, cell in enumerate(mine["cells"]):
+        if is_solution(cell) and cell["cell_type"] == "markdown":
+            cell["source"] = f"**Your answer:**\n\nmy answer {i}"
+    expected = {grade_id(c): "".join(c["source"]) for c in mine["cells"] if is_solution(c)}
+    for cell in mine["cells"]:
+        cell["metadata"] = {}
+    edit(mine)
+    restored = restore_notebook(source, source, mine)
+    got = {grade_id(c): c["source"].replace("\r\n", "\n") for c in restored.nb["cells"]
+           if is_solution(c)}
+    assert got == expected
+    assert [grade_id(c) for c in restored.nb["cells"] if grade_id(c)] == \
+        [grade_id(c) for c in source["cells"] if grade_id(c)]
+    assert restored.review and "lost the nbgrader metadata" in restored.review[0]
