@@ -20,7 +20,8 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .collect import MAX_FILE_BYTES, CollectError, _format_time, _parse_time, _Upload
+from .collect import (MAX_FILE_BYTES, MAX_STUDENT_BYTES, CollectError, _format_time,
+                      _parse_time, _Upload)
 
 __all__ = ["read_zip"]
 
@@ -123,7 +124,9 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
                                        f"{MAX_FILE_BYTES // 2**20} MB")
                 continue
             claims.setdefault((student, file_id), []).append((when, raw, info, base))
-        for (student, file_id), found in sorted(claims.items(), key=lambda kv: kv[0]):
+        totals = {}   # LMS prefix -> bytes taken (notebooks first), as for folders
+        for (student, file_id), found in sorted(claims.items(), key=lambda kv: (
+                kv[0][0], not kv[0][1].lower().endswith(".ipynb"), kv[0][1])):
             upload = uploads[student]
             if file_id == "timestamp.txt":
                 skipped.append(f"{_newest_name(found)}: the student's own timestamp.txt (the "
@@ -141,6 +144,13 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
             for older in found:
                 if older is not newest and older not in ties:
                     upload.info.append(f"{older[3]} replaced by the newer upload {newest[3]}")
+            size = newest[2].file_size
+            if totals.get(student, 0) + size > MAX_STUDENT_BYTES:
+                skipped.append(f"{newest[3]}: over {MAX_STUDENT_BYTES // 2**20} MB in all")
+                upload.problems.append(f"{newest[3]} was not imported: the submission is over "
+                                       f"{MAX_STUDENT_BYTES // 2**20} MB")
+                continue
+            totals[student] = totals.get(student, 0) + size
             try:
                 data = zf.read(newest[2])
             except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as err:

@@ -659,3 +659,22 @@ def test_lost_metadata_and_moved_cells_keep_every_answer_in_its_place(name, edit
     assert [grade_id(c) for c in restored.nb["cells"] if grade_id(c)] == \
         [grade_id(c) for c in source["cells"] if grade_id(c)]
     assert restored.review and "lost the nbgrader metadata" in restored.review[0]
+
+
+def test_a_zip_bomb_of_many_files_stops_at_the_students_own_limit(course, tmp_path, monkeypatch):
+    """Each file under the per-file limit, together far over it: the notebook is still read."""
+    import autograder.collect_lms as lms
+    monkeypatch.setattr(lms, "MAX_STUDENT_BYTES", 3 * 2**20)
+    zeros = b"\0" * 2**20
+    archive = tmp_path / "lms.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:   # a few kB compressed
+        for i in range(8):
+            zf.writestr(f"{ASSIGNMENT}_amy_attempt_2026-11-20-09-00-00_junk{i}.npy", zeros)
+        zf.writestr(f"{ASSIGNMENT}_amy_attempt_2026-11-20-09-00-00_{RNN}", "{}")
+        zf.writestr(f"{ASSIGNMENT}_bob_attempt_2026-11-20-09-00-00_{RNN}", "{}")
+        zf.writestr(f"{ASSIGNMENT}_bob_attempt_2026-11-20-09-00-00_data.npy", zeros)
+    got = collect(course, archive)
+    assert _files(course, "amy") == sorted([RNN, "junk0.npy", "junk1.npy", "timestamp.txt"])
+    assert sum("over 3 MB" in p for p in got.notes["amy"]) == 6
+    assert _files(course, "bob") == sorted([RNN, "data.npy", "timestamp.txt"])
+    assert "bob" not in got.notes
