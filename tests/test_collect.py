@@ -642,7 +642,7 @@ def _new_ids_no_outputs(nb):
 @pytest.mark.parametrize("edit", [_move_last_question_first, _crlf, _reverse, _new_ids_no_outputs])
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_lost_metadata_and_moved_cells_keep_every_answer_in_its_place(name, edit):
-    """Written answers all start alike ("**Your answer:**"): each goes with the question next to it."""
+    """Written answers all start alike ("**Your answer:**"): each goes with the question by it."""
     source = _nb(name)
     mine = _answered(name)
     for i, cell in enumerate(mine["cells"]):
