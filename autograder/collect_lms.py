@@ -1,11 +1,13 @@
 """LMS zips for ``autograder.collect``: ids from the LMS prefix only, conflicts, timestamps.
 
 Instructor-only. ``read_zip(archive, regexp, skipped, assignment)`` reads every
-member of an LMS download as bytes, by base name only (no paths, no link
+member of an LMS download as bytes (never written by its path; no link
 members, no special files), and groups them by the LMS's own prefix: the
-pattern (default ``collect.DEFAULT_ZIP_REGEXP``) is anchored at the start and
-the first ``_attempt_<timestamp>_`` ends the prefix, whatever the student
-named the file. Among one student's files for one name the newest LMS
+pattern (default ``collect.DEFAULT_ZIP_REGEXP``) is anchored at the start of
+the first path component that holds a whole prefix (``_lms_name``: folders
+before it are ignored, a ``/`` or ``\\`` after it is part of the student's file
+name) and the first ``_attempt_<timestamp>_`` ends the prefix, whatever the
+student named the file. Among one student's files for one name the newest LMS
 timestamp wins; equal times are a conflict (flagged). Two prefixes never share
 a student id (``_lms_names``).
 """
@@ -18,7 +20,8 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .collect import MAX_FILE_BYTES, CollectError, _format_time, _parse_time, _Upload
+from .collect import (MAX_FILE_BYTES, MAX_STUDENT_BYTES, CollectError, _format_time,
+                      _parse_time, _Upload)
 
 __all__ = ["read_zip"]
 
@@ -48,6 +51,28 @@ def _lms_names(prefixes: dict, assignment: str) -> dict:
     return out
 
 
+_SEP = "\x00"   # joins a member's path components while matching (no file name holds it)
+
+
+def _lms_name(pattern, parts: list):
+    """(name, match) of a zip member whose path components are ``parts``, or (name, None).
+
+    The LMS's name is where the first component starts whose own text holds
+    the whole LMS prefix (up to the student id): folders before it are the
+    LMS's or the unzipping tool's (``/`` or a Windows ``\\``); anything after
+    the prefix, separators included, is the file name the student chose, so a
+    file the student called ``x\\<another student's download name>`` stays theirs.
+    """
+    for i in range(len(parts)):
+        name = _SEP.join(parts[i:])
+        match = pattern.match(name)
+        if match and match.group("student_id") and match.group("file_id") \
+                and _SEP not in name[:match.end("student_id")] \
+                and match.group("file_id").split(_SEP)[-1]:
+            return name, match
+    return _SEP.join(parts[-1:]), None
+
+
 def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict:
     """student name -> _Upload, from nbgrader's LMS naming (first _attempt_ ends the prefix)."""
     try:
@@ -67,11 +92,11 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
     with zf:
         for info in zf.infolist():
             member = info.filename
-            base = PurePosixPath(member.replace("\\", "/")).name
-            if info.is_dir() or not base or "__MACOSX" in member.split("/"):
+            parts = re.split(r"[\\/]", member)
+            if info.is_dir() or not parts[-1] or "__MACOSX" in parts:
                 continue
-            match = pattern.match(base)
-            if not match or not match.group("student_id") or not match.group("file_id"):
+            base, match = _lms_name(pattern, parts)
+            if match is None:
                 skipped.append(f"{member}: does not match the LMS pattern {regexp!r}")
                 continue
             student = base[:match.end("student_id")]   # the whole LMS prefix, for now
@@ -83,7 +108,8 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
                 uploads.setdefault(student, _Upload(student)).problems.append(
                     f"{base} is {why}: not imported (only regular files are graded)")
                 continue
-            file_id = PurePosixPath(match.group("file_id")).name
+            file_id = match.group("file_id").split(_SEP)[-1]
+            base = base.replace(_SEP, "/")
             if "." not in file_id:  # nbgrader-style patterns leave the extension out
                 file_id += "".join(PurePosixPath(base).suffixes[-1:])
             raw = match.groupdict().get("timestamp") or ""
@@ -98,7 +124,9 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
                                        f"{MAX_FILE_BYTES // 2**20} MB")
                 continue
             claims.setdefault((student, file_id), []).append((when, raw, info, base))
-        for (student, file_id), found in sorted(claims.items(), key=lambda kv: kv[0]):
+        totals = {}   # LMS prefix -> bytes taken (notebooks first), as for folders
+        for (student, file_id), found in sorted(claims.items(), key=lambda kv: (
+                kv[0][0], not kv[0][1].lower().endswith(".ipynb"), kv[0][1])):
             upload = uploads[student]
             if file_id == "timestamp.txt":
                 skipped.append(f"{_newest_name(found)}: the student's own timestamp.txt (the "
@@ -116,6 +144,13 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
             for older in found:
                 if older is not newest and older not in ties:
                     upload.info.append(f"{older[3]} replaced by the newer upload {newest[3]}")
+            size = newest[2].file_size
+            if totals.get(student, 0) + size > MAX_STUDENT_BYTES:
+                skipped.append(f"{newest[3]}: over {MAX_STUDENT_BYTES // 2**20} MB in all")
+                upload.problems.append(f"{newest[3]} was not imported: the submission is over "
+                                       f"{MAX_STUDENT_BYTES // 2**20} MB")
+                continue
+            totals[student] = totals.get(student, 0) + size
             try:
                 data = zf.read(newest[2])
             except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as err:

@@ -63,6 +63,7 @@ from .gradebook_extras import flag_withheld
 from .recording import add_student, gradebook_id, is_recorded, record_student, \
     recording_fingerprint
 from .restore import grade_id, is_test, read_submitted, restore_notebook
+from .submitted_files import course_files, read_submitted_folder
 
 __all__ = ["GradeOptions", "GradeReport", "GradingError", "grade", "import_submissions", "export",
            "generate_feedback", "grade_table", "nbgrader_config",
@@ -153,13 +154,14 @@ def _read_json(path: Path):
         return None, f"{path.name} could not be read as a notebook ({type(err).__name__})"
 
 
-def _student_files(folder: Path) -> dict:
+def _student_files(read: dict) -> dict:
+    """The files of a submission that go into its sandbox (types and total size limited)."""
     files, total = {}, 0
-    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if entry.is_file() and entry.suffix.lower() in STUDENT_FILE_TYPES:
-            size = entry.stat().st_size
+    for name in sorted(read):
+        if Path(name).suffix.lower() in STUDENT_FILE_TYPES:
+            size = len(read[name])
             if total + size <= MAX_STUDENT_FILE_BYTES:
-                files[entry.name] = entry.read_bytes()
+                files[name] = read[name]
                 total += size
     return files
 
@@ -203,10 +205,13 @@ def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, d
     """Restored notebooks to run, and the results of notebooks not submitted."""
     jobs, missing = [], {}
     version = _code_version()
+    forbidden = course_files(course.root)
     for student in students:
         folder = course.root / "submitted" / student / assignment
-        files = _student_files(folder)
-        problems = list(collect_notes(course, student).get("problems", []))
+        read, unsafe = read_submitted_folder(course.root / "submitted", student, assignment,
+                                             forbidden)
+        files = _student_files(read)
+        problems = list(collect_notes(course, student).get("problems", [])) + unsafe
         for name in NOTEBOOKS:
             notebook = name[:-len(".ipynb")]
             source, _ = _read_json(course.source_dir(assignment) / name)
@@ -218,14 +223,14 @@ def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, d
             path = folder / name
             mine = [p for p in problems if name in p or not any(
                 other in p for other in NOTEBOOKS if other != name)]
-            if not path.exists():
-                others = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in NOTEBOOKS)
+            if name not in read:
+                others = sorted(n for n in read if n.endswith(".ipynb") and n not in NOTEBOOKS)
                 missing[(student, notebook)] = (
                     f"{name} was not submitted" + (f" (found {', '.join(others)}: the notebook "
                                                    "must keep its name)" if others else ""),
                     mine)
                 continue
-            submitted, unreadable = read_submitted(path)
+            submitted, unreadable = read_submitted(path, read[name])
             restored = restore_notebook(source, release, submitted)
             review = "; ".join(p for p in [unreadable, *restored.review, *mine] if p)
             job = _Job(student, notebook, restored.nb, files, restored.changes, review)

@@ -16,6 +16,8 @@ import datetime as _dt
 import json
 import re
 
+from .restore import too_many_containers
+
 __all__ = ["find_notebooks", "grade_ids_in"]
 
 
@@ -30,6 +32,8 @@ def _canonical(name: str) -> str:
 
 
 def grade_ids_in(data: bytes) -> set:
+    if too_many_containers(data):  # never parsed (restore.read_submitted says why)
+        return set()
     try:
         nb = json.loads(data.decode("utf-8"))
         cells = nb.get("cells") if isinstance(nb, dict) else None

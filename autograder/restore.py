@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Restored", "restore_notebook", "grade_id", "is_solution", "is_test", "defined_names",
-           "read_submitted"]
+           "read_submitted", "too_many_containers", "MAX_JSON_CONTAINERS", "MAX_CELLS"]
 
 
 def _meta(cell) -> dict:
@@ -111,8 +111,9 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
     Editors other than JupyterLab (VS Code, Colab, converters) may drop every
     cell's metadata. A cell without a grade id becomes the instructor cell whose
     released text it has, or the answer cell whose functions and classes it
-    defines (the first such cell), or, for a written answer, the next
-    question in order. ``assigned`` (id(cell) -> grade id) is extended; returns
+    defines (the first such cell), or, for a written answer, the question
+    whose text is next to it (else the next question in order it starts like:
+    cells may have been moved too). ``assigned`` (id(cell) -> grade id) is extended; returns
     the grade ids found this way.
     """
     released = {grade_id(c): c for c in release.get("cells", []) if grade_id(c)}
@@ -126,7 +127,8 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
                 _source_text(released.get(gid, cell)))), gid)
     wanted = {}
     questions = []
-    for cell in source["cells"]:
+    intro = {}  # written answer -> the text of the release cell just before it (the question)
+    for k, cell in enumerate(source["cells"]):
         gid = grade_id(cell)
         if not gid or gid in taken or not is_solution(cell):
             continue
@@ -137,6 +139,11 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
         else:
             first = _source_text(released.get(gid, cell)).strip().split("\n")[0].strip()
             questions.append((gid, first))
+            if k and not grade_id(source["cells"][k - 1]):
+                intro[gid] = _normalised(_source_text(source["cells"][k - 1]))
+    texts_in_order = [_normalised(_source_text(c)) if isinstance(c, dict) else None for c in cells]
+    near = {id(c): texts_in_order[max(i - 1, 0):i] + texts_in_order[i + 1:i + 2]
+            for i, c in enumerate(cells)}   # the cell before, then the cell after
     for cell in cells:
         if not isinstance(cell, dict) or id(cell) in assigned:
             continue
@@ -151,8 +158,15 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
                 gid = scored[0][1]
                 del wanted[gid]
         if gid is None and cell.get("cell_type") == "markdown" and questions:
-            if text.strip().split("\n")[0].strip() == questions[0][1]:
-                gid = questions.pop(0)[0]
+            # the answer next to its question's text (right after it, else right
+            # before); else the first unanswered question (in order) it starts like
+            first = text.strip().split("\n")[0].strip()
+            fits = [q for q in questions if q[1] == first]
+            pick = next((q for text in near[id(cell)] for q in fits if intro.get(q[0]) == text),
+                        fits[0] if fits else None)
+            if pick is not None:
+                gid = pick[0]
+                questions.remove(pick)
         if gid is not None:
             assigned[id(cell)] = gid
             found.append(gid)
@@ -277,14 +291,22 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
     return Restored(nb, list(dict.fromkeys(changes)), review)
 
 
-def read_submitted(path: Path):
-    """The student's notebook (a dict) and '' or None and why it is not a notebook."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        return None, f"{path.name} could not be read ({err.strerror})"
+def read_submitted(path: Path, data: bytes | None = None):
+    """The student's notebook (a dict) and '' or None and why it is not a notebook.
+
+    ``data``: the file's bytes when the caller read them already (safely, see
+    ``autograder.submitted_files``); ``path`` then only names it.
+    """
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            return None, f"{path.name} could not be read ({err.strerror})"
     if not data.strip():
         return None, f"{path.name} is empty ({len(data)} bytes): graded as the release"
+    if too_many_containers(data):
+        return None, (f"{path.name} holds over {MAX_JSON_CONTAINERS:,} JSON objects and lists, "
+                      "far more than any notebook: not read (graded as the release)")
     try:
         nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -306,4 +328,20 @@ def read_submitted(path: Path):
     if not isinstance(nb.get("cells"), list):
         return None, (f"{path.name} is JSON but not a notebook (it has no list of cells): "
                       "graded as the release")
+    if len(nb["cells"]) > MAX_CELLS:
+        return None, (f"{path.name} has {len(nb['cells']):,} cells, more than the {MAX_CELLS:,} "
+                      "a notebook may have: not read (graded as the release)")
     return nb, ""
+
+
+# What the grader parses of a submitted notebook is bounded: a JSON object or list
+# costs the coordinator ~100 bytes of memory for as little as 2 bytes of file, so
+# a 200 MB file of "{}," would take ~5 GB. The release has a few hundred cells and
+# a few thousand containers; figures are base64 strings (no brackets).
+MAX_JSON_CONTAINERS = 2_000_000
+MAX_CELLS = 10_000
+
+
+def too_many_containers(data: bytes) -> bool:
+    """More ``{`` and ``[`` bytes than MAX_JSON_CONTAINERS (an upper bound of what json makes)."""
+    return data.count(b"{") + data.count(b"[") > MAX_JSON_CONTAINERS

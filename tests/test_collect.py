@@ -153,6 +153,12 @@ def _zip(path, entries):
     "rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
     "x_victim_attempt_2099-12-31-23-59-59_RNN_Captioning.ipynb",
     "victim_attempt_2020-01-01-00-00-00_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    # a separator in the student's file name is not a folder of the LMS
+    "x\\rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "x/rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "\\rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "/rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
+    "a\\b/\\rnn_captioning_victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb",
 ])
 def test_the_id_comes_from_the_lms_prefix_whatever_the_file_is_called(course, tmp_path, filename):
     mine = json.dumps(_nb())
@@ -170,6 +176,18 @@ def test_the_id_comes_from_the_lms_prefix_whatever_the_file_is_called(course, tm
     assert (mallory / RNN).read_text() == "{}"   # her file, graded as her notebook, flagged
     assert any("was graded as RNN_Captioning.ipynb" in p for p in got.notes["mallory"])
     assert (mallory / "timestamp.txt").read_text().startswith("2026-11-20 11:00:00")
+
+
+def test_folders_before_the_lms_name_are_not_part_of_the_id(course, tmp_path):
+    archive = _zip(tmp_path / "lms.zip", [
+        (f"Downloads\\{ASSIGNMENT}_amy_attempt_2026-11-20-09-00-00_{RNN}", "amy"),  # Windows
+        (f"all/{ASSIGNMENT}_bob_attempt_2026-11-20-09-00-00_{RNN}", "bob"),
+        (f"{ASSIGNMENT}_cat_attempt_2026-11-20-09-00-00_{RNN}", "cat"),
+    ])
+    got = collect(course, archive)
+    assert got.students == ["amy", "bob", "cat"] and not got.notes
+    for name in got.students:
+        assert (course.root / "submitted" / name / ASSIGNMENT / RNN).read_text() == name
 
 
 def test_newest_upload_wins_only_among_one_students_own_files(course, tmp_path):
@@ -534,3 +552,129 @@ def test_submissions_kept_inside_the_course_folder_are_imported(course):
     assert _files(course, "amy") == [RNN]
     again = collect(course, course.root / "submitted")  # even the course's own submitted/
     assert again.students == ["amy"] and _files(course, "amy") == [RNN]
+
+
+def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
+    """``grade`` without SUBMISSIONS reads submitted/ as it is: links there are not followed."""
+    from autograder import grading
+    sub = course.root / "submitted"
+    (sub / "amy" / ASSIGNMENT).mkdir(parents=True)
+    os.symlink(course.source_dir(ASSIGNMENT) / RNN, sub / "amy" / ASSIGNMENT / RNN)   # a file
+    os.symlink(course.source_dir(ASSIGNMENT) / LSTM, sub / "amy" / ASSIGNMENT / "data.json")
+    (sub / "bob").mkdir()
+    os.symlink(course.source_dir(ASSIGNMENT), sub / "bob" / ASSIGNMENT)    # the assignment folder
+    (sub / "eve" / ASSIGNMENT).mkdir(parents=True)
+    (sub / "eve" / ASSIGNMENT / LSTM).write_text(json.dumps({"cells": [], "metadata": {},
+                                                             "nbformat": 4, "nbformat_minor": 5}))
+    os.symlink(sub / "eve", sub / "cat")                                  # another student
+    (sub / "dan" / ASSIGNMENT).mkdir(parents=True)
+    os.link(course.source_dir(ASSIGNMENT) / RNN, sub / "dan" / ASSIGNMENT / RNN)    # a hard link
+    os.mkfifo(sub / "dan" / ASSIGNMENT / LSTM)                                  # a FIFO
+    jobs, missing = grading._jobs(course, ASSIGNMENT, ["amy", "bob", "cat", "dan", "eve"], "x",
+                                  grading.GradeOptions())
+    assert [(j.student, j.notebook) for j in jobs] == [("eve", "LSTM_Captioning")]
+    assert "data.json" not in jobs[0].files and not jobs[0].unreadable   # eve's own
+    expected = {"amy": "RNN_Captioning.ipynb is a symbolic link",
+                "bob": f"submitted/bob/{ASSIGNMENT} is a symbolic link",
+                "cat": "submitted/cat is a symbolic link",
+                "dan": "a hard link to a file of the course"}
+    for student, why in expected.items():
+        for notebook in ("RNN_Captioning", "LSTM_Captioning"):
+            if student in ("amy", "dan") and notebook == "LSTM_Captioning":  # not submitted
+                continue
+            reason, problems = missing[(student, notebook)]
+            assert "was not submitted" in reason and any(why in p for p in problems), \
+                (student, notebook, problems)
+    assert any("data.json is a symbolic link" in p for p in missing[("amy", "RNN_Captioning")][1])
+    assert any("not a regular file" in p for p in missing[("dan", "LSTM_Captioning")][1])
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda: {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+              "x": [{}] * 2_000_001}, "JSON objects and lists"),
+    (lambda: {"cells": [{"cell_type": "raw", "metadata": {}, "source": ""}] * 100_000,
+              "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, "100,000 cells"),
+])
+def test_a_notebook_too_big_to_parse_is_graded_as_the_release_with_the_reason(
+        course, tmp_path, make, problem):
+    """Valid JSON the coordinator would need gigabytes for is never parsed; the reason is named."""
+    from autograder.notebook_names import grade_ids_in
+    from autograder.restore import read_submitted
+    path = tmp_path / RNN
+    path.write_text(json.dumps(make()))
+    nb, why = read_submitted(path)
+    assert nb is None and problem in why and "graded as the release" in why
+    assert restore_notebook(_nb(), _nb(), nb).nb["cells"]   # graded as released
+    if "objects" in problem:
+        assert grade_ids_in(path.read_bytes()) == set()
+
+
+def test_the_course_notebooks_are_far_below_the_parsing_limits():
+    from autograder.restore import MAX_CELLS, MAX_JSON_CONTAINERS
+    data = (REPO / "notebooks" / RNN).read_bytes()
+    assert (data.count(b"{") + data.count(b"[")) * 100 < MAX_JSON_CONTAINERS
+    assert len(_nb()["cells"]) * 20 < MAX_CELLS
+
+
+def _move_last_question_first(nb):
+    at = [i for i, c in enumerate(nb["cells"]) if "**Your answer:**" in "".join(c["source"])][-1]
+    block = nb["cells"][at - 1:at + 1]    # the question's text and its answer
+    del nb["cells"][at - 1:at + 1]
+    nb["cells"][0:0] = block
+
+
+def _crlf(nb):
+    for cell in nb["cells"]:
+        cell["source"] = "".join(cell["source"]).replace("\n", "\r\n")
+
+
+def _reverse(nb):
+    nb["cells"].reverse()
+
+
+def _new_ids_no_outputs(nb):
+    for i, cell in enumerate(nb["cells"]):
+        cell["id"] = f"vscode-{i}"
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+
+
+@pytest.mark.parametrize("edit", [_move_last_question_first, _crlf, _reverse, _new_ids_no_outputs])
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_lost_metadata_and_moved_cells_keep_every_answer_in_its_place(name, edit):
+    """Written answers all start alike ("**Your answer:**"): each goes with the question by it."""
+    source = _nb(name)
+    mine = _answered(name)
+    for i, cell in enumerate(mine["cells"]):
+        if is_solution(cell) and cell["cell_type"] == "markdown":
+            cell["source"] = f"**Your answer:**\n\nmy answer {i}"
+    expected = {grade_id(c): "".join(c["source"]) for c in mine["cells"] if is_solution(c)}
+    for cell in mine["cells"]:
+        cell["metadata"] = {}
+    edit(mine)
+    restored = restore_notebook(source, source, mine)
+    got = {grade_id(c): c["source"].replace("\r\n", "\n") for c in restored.nb["cells"]
+           if is_solution(c)}
+    assert got == expected
+    assert [grade_id(c) for c in restored.nb["cells"] if grade_id(c)] == \
+        [grade_id(c) for c in source["cells"] if grade_id(c)]
+    assert restored.review and "lost the nbgrader metadata" in restored.review[0]
+
+
+def test_a_zip_bomb_of_many_files_stops_at_the_students_own_limit(course, tmp_path, monkeypatch):
+    """Each file under the per-file limit, together far over it: the notebook is still read."""
+    import autograder.collect_lms as lms
+    monkeypatch.setattr(lms, "MAX_STUDENT_BYTES", 3 * 2**20)
+    zeros = b"\0" * 2**20
+    archive = tmp_path / "lms.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:   # a few kB compressed
+        for i in range(8):
+            zf.writestr(f"{ASSIGNMENT}_amy_attempt_2026-11-20-09-00-00_junk{i}.npy", zeros)
+        zf.writestr(f"{ASSIGNMENT}_amy_attempt_2026-11-20-09-00-00_{RNN}", "{}")
+        zf.writestr(f"{ASSIGNMENT}_bob_attempt_2026-11-20-09-00-00_{RNN}", "{}")
+        zf.writestr(f"{ASSIGNMENT}_bob_attempt_2026-11-20-09-00-00_data.npy", zeros)
+    got = collect(course, archive)
+    assert _files(course, "amy") == sorted([RNN, "junk0.npy", "junk1.npy", "timestamp.txt"])
+    assert sum("over 3 MB" in p for p in got.notes["amy"]) == 6
+    assert _files(course, "bob") == sorted([RNN, "data.npy", "timestamp.txt"])
+    assert "bob" not in got.notes

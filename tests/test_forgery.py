@@ -450,3 +450,87 @@ def test_grading_inputs_and_records_of_an_older_version_are_refused(tmp_path, mo
     monkeypatch.setenv(kernel.INPUTS_ENV, str(old))
     with pytest.raises(kernel.GradingSetupError, match="version 1, expected version 2"):
         kernel.grade_unit("rnn_forward", lambda *a: None, {})
+
+
+# ------------------------------------------- other variants of (a) and (b) (red team)
+
+
+@pytest.mark.parametrize("attack", [
+    # an import hook hands the hidden part a module of the student's own
+    """
+    import builtins, types
+    _import = builtins.__import__
+    fake = types.ModuleType("rnn_grading_kernel")
+    fake.grade_unit = lambda unit, obj, namespace: publish(
+        forge(unit, lambda u, inputs, r: noise(u, inputs)))
+
+    def hooked(name, *args, **kwargs):
+        return fake if name == "rnn_grading_kernel" else _import(name, *args, **kwargs)
+    builtins.__import__ = hooked
+    """,
+    # sys.modules replaced before the hidden part imports it
+    """
+    import sys, types
+    fake = types.ModuleType("rnn_grading_kernel")
+    fake.grade_unit = lambda unit, obj, namespace: publish(
+        forge(unit, lambda u, inputs, r: noise(u, inputs)))
+    sys.modules["rnn_grading_kernel"] = fake
+    """,
+    # the record writer's array encoder made to write pickles (objects that claim anything)
+    """
+    import pickle
+    K._Arrays.blob = lambda self: __import__("base64").b64encode(pickle.dumps(
+        {"anything": "equal"})).decode()
+    """,
+    # the record's JSON encoder patched to add a second run and a "score"
+    """
+    import json as _json
+    _dumps = _json.dumps
+
+    def dumps(obj, *args, **kwargs):
+        if isinstance(obj, dict) and obj.get("format") == K.RECORD_FORMAT:
+            obj = dict(obj, runs=obj["runs"] * 2, score=999, points=999)
+        return _dumps(obj, *args, **kwargs)
+    _json.dumps = dumps
+    """], ids=["__import__ hook", "sys.modules", "pickled arrays", "json patched"])
+def test_other_ways_to_replace_or_bend_the_record_writer_earn_nothing(attack, references):
+    import builtins
+    saved_import, saved_dumps = builtins.__import__, json.dumps
+    saved_module, saved_blob = sys.modules["rnn_grading_kernel"], kernel._Arrays.blob
+    try:
+        ns = notebook(FORGER, EMPTY_RNN, attack)
+        for unit in ("rnn_step_backward", "rnn_backward"):
+            score = run_test_cell(unit, unit, ns, references)
+            assert earned(score) == zero(unit), (unit, "\n".join(score.lines))
+    finally:
+        builtins.__import__, json.dumps = saved_import, saved_dumps
+        sys.modules["rnn_grading_kernel"], kernel._Arrays.blob = saved_module, saved_blob
+
+
+def test_outputs_that_claim_to_equal_anything_are_judged_on_their_numbers(references):
+    ns = notebook(FORGER, """
+        class Equal(np.ndarray):  # == anything, a float of anything, any array it is asked for
+            def __eq__(self, other):
+                return np.ones(np.shape(other), dtype=bool)
+            __ne__ = lambda self, other: np.zeros(np.shape(other), dtype=bool)
+            __float__ = lambda self: 1.0
+            __array_priority__ = 1e9
+
+        class Chameleon:  # not an array at all
+            __eq__ = lambda self, other: True
+            __float__ = lambda self: 0.0
+            def __array__(self, dtype=None, copy=None):
+                return np.zeros(3)
+
+        def rnn_step_forward(x, prev_h, Wx, Wh, b):
+            return np.zeros((x.shape[0], Wh.shape[0])).view(Equal), None
+
+        def rnn_step_backward(dnext_h, cache):  # the upstream gradient itself, and chameleons
+            return Chameleon(), dnext_h, Chameleon(), dnext_h.view(Equal), Chameleon()
+
+        def word_embedding_backward(dout, cache):
+            return dout.sum(axis=(0, 1)).view(Equal)
+    """)
+    for unit in ("rnn_step_forward", "rnn_step_backward", "word_embedding_backward"):
+        score = run_test_cell(unit, unit, ns, references)
+        assert earned(score) == zero(unit), (unit, "\n".join(score.lines))

@@ -251,6 +251,9 @@ def build_zip(course, path: Path) -> dict:
          "victim_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb", blank[RNN]),
         ("rnn_captioning_mallory_attempt_2026-11-20-11-00-00_"
          "rnn_captioning_victim_attempt_2099-01-01-00-00-00_LSTM_Captioning.ipynb", "{}"),
+        # a file name with a path in it, made like bob's download with a later time
+        ("rnn_captioning_trudy_attempt_2026-11-20-11-00-00_x\\"
+         "rnn_captioning_bob_attempt_2099-01-01-00-00-00_RNN_Captioning.ipynb", blank[RNN]),
         # two uploads: the newer wins; an impossible time on a third file
         ("rnn_captioning_bob_attempt_2026-11-19-09-00-00_RNN_Captioning.ipynb", blank[RNN]),
         ("rnn_captioning_bob_attempt_2026-11-20-09-00-00_RNN_Captioning.ipynb", text[RNN]),
@@ -275,6 +278,8 @@ def build_zip(course, path: Path) -> dict:
         "victim": Want("the victim: their own notebook, full RNN", _only(RNN)),
         "mallory": Want("uploads named like the victim's download: stays mallory, notebooks "
                         "found by name, 0", _only(), {RNN: "was graded as", LSTM: "not a notebook"}),
+        "trudy": Want("a file named x\\<bob's download name>: stays trudy's, found by name, 0",
+                      _only(), {RNN: "was graded as"}),
         "bob": Want("two uploads of one notebook: the newer (correct) one graded; an impossible "
                     "LMS timestamp on another file", _only(RNN),
                     {RNN: "not a time", LSTM: "not a time"}),
