@@ -18,13 +18,14 @@ known mistakes (``autograder.mistakes``) are stored next to them for hints.
     build_public_checks()               -> assignment/public_checks.npz (committed)
     build_references(secret, path)      -> every case with its expected outputs, for the
                                            scorer (never released, never in a sandbox)
-    build_grading_inputs(refs, path)    -> the cases' inputs and replay tables, for the
-                                           student's kernel (no expected value)
+    build_grading_inputs(refs, path)    -> the cases' inputs and sealed replay tables, for
+                                           the student's kernel (no expected value)
     python -m autograder.hidden_cases   rebuilds the public file
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assignment import checks
+from assignment import checks, replay_seal
 from assignment.checks import PROTOCOLS, CheckCase, UnitChecks
 
 from . import reference as ref
@@ -427,25 +428,29 @@ if __name__ == "__main__":
 #
 # What the student's kernel gets while it is graded (rnn_grading_kernel reads
 # it; docs/grading-design.md): every case's inputs and settings, and the
-# replay tables, nothing else: no expected output, no mistake output, no
-# secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
-#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 1,
-#                "secret_fingerprint": ..., "units": {unit: {"uses": [...], "cases": [
+# sealed replay tables, nothing else: no expected output, no mistake output,
+# no forward output, no secret. One .npz (no pickles,
+# ``np.load(..., allow_pickle=False)``):
+#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 2,
+#                "seal": replay_seal.SEAL_VERSION, "secret_fingerprint": ...,
+#                "units": {unit: {"uses": [...], "cases": [
 #                  {"label", "hidden", "dims", "settings",
 #                   "inputs": {name: array key},
-#                   "calls": [{"fn": name, "args": [tree, ...], "result": tree}, ...]}]}}}
-#   'a<n>'       the arrays, each stored once however often it appears.
-# A tree is a nested value in JSON: {"array": key}, {"scalar": key} (a NumPy
-# scalar), {"value": v} (None, bool, int, float, str), {"tuple": [...]},
-# {"list": [...]}, {"dict": [[key, tree], ...]} or
-# {"namedtuple": type name, "fields": [...], "items": [...]}.
+#                   "calls": [{"fn", "grid": [exponent, ...], "offsets": [array key, ...],
+#                              "id", "tag", "box": array key}, ...]}]}}}
+#   'a<n>'       the arrays, each stored once however often it appears: the inputs,
+#                the offsets of the sealed calls' float arguments (float64) and the
+#                sealed results (uint8).
 # "calls" are the calls the reference made, on that case, to the functions of
-# UNITS[unit].uses (nested calls included), with their arguments and results:
-# the kernel's replay stubs answer a call with matching arguments with the
-# recorded result, so a unit is not charged for a wrong helper it calls.
+# UNITS[unit].uses (nested calls included, in the order they returned), each
+# sealed by ``assignment.replay_seal``: its result is encrypted with a key
+# derived from its exact arguments, so only a caller that passes those
+# arguments (to round-off) reads it. The kernel's replay stubs answer such a
+# call with the recorded result, so a unit is not charged for a wrong helper it
+# calls; reading the table without doing the work yields nothing.
 
 GRADING_INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-GRADING_INPUTS_VERSION = 1
+GRADING_INPUTS_VERSION = 2  # 2: sealed replay entries, no forward outputs
 
 
 class _ArrayStore:
@@ -465,24 +470,12 @@ class _ArrayStore:
         return self._keys[digest]
 
 
-def _tree(value, store: _ArrayStore):
-    """A nested value as JSON (arrays into ``store``); see the format above."""
-    if isinstance(value, np.ndarray):
-        return {"array": store.add(value)}
-    if isinstance(value, np.generic):
-        return {"scalar": store.add(np.asarray(value))}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return {"value": value}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {"namedtuple": type(value).__name__, "fields": list(value._fields),
-                "items": [_tree(v, store) for v in value]}
-    if isinstance(value, tuple):
-        return {"tuple": [_tree(v, store) for v in value]}
-    if isinstance(value, list):
-        return {"list": [_tree(v, store) for v in value]}
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": [[k, _tree(v, store)] for k, v in value.items()]}
-    raise TypeError(f"cannot record a {type(value).__name__} in the grading inputs")
+def _sealed(fn_name, args, result, store: _ArrayStore) -> dict:
+    """One recorded call as a sealed entry of the grading inputs (see the format above)."""
+    entry, offsets, box = replay_seal.seal(fn_name, args, result)
+    entry["offsets"] = [store.add(d) for d in offsets]
+    entry["box"] = store.add(np.frombuffer(box, dtype=np.uint8))
+    return entry
 
 
 def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> list:
@@ -491,16 +484,15 @@ def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> lis
     The reference calls its helpers through its module globals (and the
     captioning model through ``_SEQUENCE_LAYERS``), so both are patched for
     the duration; nested calls (rnn_forward -> rnn_step_forward) are recorded
-    too, in call order.
+    too, in the order they return. Each call is sealed (``_sealed``).
     """
     calls = []
 
     def recorder(fn_name, fn):
         def recorded(*args):
-            entry = {"fn": fn_name, "args": [_tree(a, store) for a in args]}
+            before = copy.deepcopy(args)  # the arguments as passed (a helper may not change them)
             result = fn(*args)
-            entry["result"] = _tree(result, store)
-            calls.append(entry)
+            calls.append(_sealed(fn_name, before, result, store))
             return result
         return recorded
 
@@ -526,11 +518,11 @@ def build_grading_inputs(references_path, out_path) -> Path:
     """Write what the student's kernel needs to be graded, and nothing more, to ``out_path``.
 
     Read from the references file (``build_references``): every case's inputs
-    and settings, plus the replay tables (the reference's calls to the
-    ``uses`` functions of each unit). No expected output, no mistake output,
-    no secret (only its public fingerprint). Deterministic: the same
-    references give the same bytes. The file is read-only in every sandbox;
-    ``rnn_grading_kernel`` finds it through ``RNN_GRADING_INPUTS``.
+    and settings, plus the sealed replay tables (the reference's calls to the
+    ``uses`` functions of each unit). No expected output, no forward output,
+    no mistake output, no secret (only its public fingerprint). Deterministic:
+    the same references give the same bytes. The file is read-only in every
+    sandbox; ``rnn_grading_kernel`` finds it through ``RNN_GRADING_INPUTS``.
     """
     header, units = checks.read_check_file(references_path)
     if header.get("kind") != "references":
@@ -538,6 +530,7 @@ def build_grading_inputs(references_path, out_path) -> Path:
                          "inputs from the references file (build_references).")
     store = _ArrayStore()
     index = {"format": GRADING_INPUTS_FORMAT, "version": GRADING_INPUTS_VERSION,
+             "seal": replay_seal.SEAL_VERSION,
              "secret_fingerprint": header.get("secret_fingerprint"), "units": {}}
     for name, unit in UNITS.items():
         if name not in units or units[name].points != dict(unit.outputs):
@@ -550,12 +543,7 @@ def build_grading_inputs(references_path, out_path) -> Path:
                 "settings": case.settings,
                 "inputs": {k: store.add(v) for k, v in case.inputs.items()},
                 "calls": _record_calls(name, unit, case.inputs, case.settings, store)
-                if unit.uses else [],
-                # a backward case's own forward outputs (not the unit's answers, and not
-                # any forward unit's cases: other inputs): the kernel skips collecting
-                # own-forward evidence when the student's forward pass gives them
-                "forward_outputs": {k: store.add(v) for k, v in case.forward_expected.items()}
-                if PROTOCOLS[name].kind == "backward" else {}})
+                if unit.uses else []})
         index["units"][name] = {"uses": list(unit.uses), "cases": cases}
     arrays = dict(store.arrays)
     arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),
