@@ -314,6 +314,8 @@ class _Arrays:
     def value(self, value, limit=MAX_OUTPUT_ELEMENTS) -> dict:
         if value is None:
             return {"missing": True}
+        if isinstance(value, checks.TooLarge):  # not copied (assignment.checks._host)
+            return {"too_large": True, "shape": list(value.shape)}
         if type(value) is not _ndarray:
             if isinstance(value, (bool, int, float, _generic)):
                 value = np.array(value)
