@@ -150,7 +150,7 @@ def _cells_of(a, exponent, offsets):
     if q.size:
         if not bool(_isfinite(q).all()) or float(abs(q).max()) > 2.0 ** (GRID_BITS + 1):
             return None  # far outside the recorded scale (or NaN): no match
-    return _ascontiguous(_rint(q - offsets).astype("<i8")).tobytes()
+    return _ascontiguous(_rint(q - offsets.reshape(a.shape)).astype("<i8")).tobytes()
 
 
 def _material(fn, arguments: Arguments, cells) -> bytes:
@@ -307,7 +307,7 @@ def seal(fn: str, args, result) -> tuple[dict, list, bytes]:
         q = a.astype(_float64) / g
         c = _floor(q)
         exponents.append(e)
-        offsets.append(_ascontiguous(q - c))
+        offsets.append(np.array(q - c, dtype=_float64).reshape(-1))  # flat, like the store
         cells.append(_ascontiguous(c.astype("<i8")).tobytes())
     master = _material(fn, arguments, cells)
     lookup, mac = _keys(master)
@@ -320,7 +320,7 @@ def seal(fn: str, args, result) -> tuple[dict, list, bytes]:
 def open_entry(entry: dict, arguments: Arguments, offsets, box: bytes, cache=None):
     """The result sealed in ``entry`` when ``arguments`` open it, else None.
 
-    ``offsets`` are the entry's offset arrays (in float-argument order);
+    ``offsets`` are the entry's offset arrays (flat, in float-argument order);
     ``cache`` (a dict kept for one call) saves recomputing the cells of an
     argument against offsets already seen.
     """
@@ -330,7 +330,7 @@ def open_entry(entry: dict, arguments: Arguments, offsets, box: bytes, cache=Non
     cells = []
     for i, ((_, _, shape, a), exponent, d) in enumerate(zip(arguments.floats, entry["grid"],
                                                               offsets)):
-        if tuple(d.shape) != shape:
+        if d.size != a.size:  # (the shape itself is in the key)
             return None
         key = (i, exponent, id(d))
         found = cache.get(key) if cache is not None else None

@@ -499,6 +499,9 @@ def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> lis
     originals = {k: getattr(ref, k) for k in unit.uses}
     layers = dict(ref._SEQUENCE_LAYERS)
     wrapped = {k: recorder(k, f) for k, f in originals.items()}
+    # every step of sample(), also after every caption has ended (the captions are the
+    # same), so that a sampler that does not stop early still gets its steps replayed
+    ref._SAMPLE_STOPS_EARLY = False
     try:
         for k, f in wrapped.items():
             setattr(ref, k, f)
@@ -511,6 +514,7 @@ def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> lis
         for k, f in originals.items():
             setattr(ref, k, f)
         ref._SEQUENCE_LAYERS.update(layers)
+        ref._SAMPLE_STOPS_EARLY = True
     return calls
 
 
