@@ -429,18 +429,21 @@ if __name__ == "__main__":
 # What the student's kernel gets while it is graded (rnn_grading_kernel reads
 # it; docs/grading-design.md): every case's inputs and settings, and the
 # sealed replay tables, nothing else: no expected output, no mistake output,
-# no forward output, no secret. One .npz (no pickles,
+# no secret. One .npz (no pickles,
 # ``np.load(..., allow_pickle=False)``):
 #   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 2,
 #                "seal": replay_seal.SEAL_VERSION, "secret_fingerprint": ...,
 #                "units": {unit: {"uses": [...], "cases": [
 #                  {"label", "hidden", "dims", "settings",
 #                   "inputs": {name: array key},
-#                   "calls": [{"fn", "grid": [exponent, ...], "offsets": [array key, ...],
-#                              "id", "tag", "box": array key}, ...]}]}}}
-#   'a<n>'       the arrays, each stored once however often it appears: the inputs,
-#                the offsets of the sealed calls' float arguments (float64) and the
-#                sealed results (uint8).
+#                   "forward_outputs": {name: array key} (backward cases: the forward values
+#                   of the case's own inputs, which its cache holds),
+#                   "calls": [{"fn", "grid": [exponent, ...], "offsets": [[start, size], ...],
+#                              "id", "tag", "box": [start, size]}, ...]}]}}}
+#   'a<n>'       the inputs, each stored once however often it appears;
+#   'replay_offsets'  float64: the offsets of the sealed calls' float arguments, one
+#                after the other (equal ones once); an entry's are [start, size] in it;
+#   'replay_boxes'    uint8: the sealed results, one after the other.
 # "calls" are the calls the reference made, on that case, to the functions of
 # UNITS[unit].uses (nested calls included, in the order they returned), each
 # sealed by ``assignment.replay_seal``: its result is encrypted with a key
@@ -450,7 +453,7 @@ if __name__ == "__main__":
 # calls; reading the table without doing the work yields nothing.
 
 GRADING_INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-GRADING_INPUTS_VERSION = 2  # 2: sealed replay entries, no forward outputs
+GRADING_INPUTS_VERSION = 2  # 2: sealed replay entries
 
 
 class _ArrayStore:
@@ -470,21 +473,43 @@ class _ArrayStore:
         return self._keys[digest]
 
 
-def _sealed(fn_name, args, result, store: _ArrayStore) -> dict:
-    """One recorded call as a sealed entry of the grading inputs (see the format above)."""
-    entry, offsets, box = replay_seal.seal(fn_name, args, result)
-    entry["offsets"] = [store.add(d) for d in offsets]
-    entry["box"] = store.add(np.frombuffer(box, dtype=np.uint8))
-    return entry
+class _Sealed:
+    """The offsets and sealed results of every call, each in one flat array (few npz members).
+
+    An entry names its parts by [start, size] in them; equal offsets are stored once.
+    """
+
+    def __init__(self):
+        self.offsets, self.boxes, self._at, self._sizes = [], [], {}, [0, 0]
+
+    def _place(self, which, data: bytes, itemsize: int):
+        key = (which, hashlib.sha256(data).hexdigest())
+        if key not in self._at:
+            self._at[key] = [self._sizes[which], len(data) // itemsize]
+            (self.offsets, self.boxes)[which].append(data)
+            self._sizes[which] += len(data) // itemsize
+        return self._at[key]
+
+    def add(self, fn_name, args, result) -> dict:
+        """One recorded call as a sealed entry of the grading inputs (see the format above)."""
+        entry, offsets, box = replay_seal.seal(fn_name, args, result)
+        entry["offsets"] = [self._place(0, np.ascontiguousarray(d, dtype="<f8").tobytes(), 8)
+                            for d in offsets]
+        entry["box"] = self._place(1, box, 1)
+        return entry
+
+    def arrays(self) -> dict:
+        return {"replay_offsets": np.frombuffer(b"".join(self.offsets), dtype="<f8"),
+                "replay_boxes": np.frombuffer(b"".join(self.boxes), dtype=np.uint8)}
 
 
-def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> list:
+def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed) -> list:
     """Run the reference on one case with the ``uses`` functions wrapped by recorders.
 
     The reference calls its helpers through its module globals (and the
     captioning model through ``_SEQUENCE_LAYERS``), so both are patched for
     the duration; nested calls (rnn_forward -> rnn_step_forward) are recorded
-    too, in the order they return. Each call is sealed (``_sealed``).
+    too, in the order they return. Each call is sealed (``_Sealed.add``).
     """
     calls = []
 
@@ -492,7 +517,7 @@ def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore) -> lis
         def recorded(*args):
             before = copy.deepcopy(args)  # the arguments as passed (a helper may not change them)
             result = fn(*args)
-            calls.append(_sealed(fn_name, before, result, store))
+            calls.append(sealed.add(fn_name, before, result))
             return result
         return recorded
 
@@ -523,8 +548,8 @@ def build_grading_inputs(references_path, out_path) -> Path:
 
     Read from the references file (``build_references``): every case's inputs
     and settings, plus the sealed replay tables (the reference's calls to the
-    ``uses`` functions of each unit). No expected output, no forward output,
-    no mistake output, no secret (only its public fingerprint). Deterministic:
+    ``uses`` functions of each unit). No expected output, no mistake output,
+    no secret (only its public fingerprint). Deterministic:
     the same references give the same bytes. The file is read-only in every
     sandbox; ``rnn_grading_kernel`` finds it through ``RNN_GRADING_INPUTS``.
     """
@@ -532,7 +557,7 @@ def build_grading_inputs(references_path, out_path) -> Path:
     if header.get("kind") != "references":
         raise ValueError(f"{references_path} holds only the public cases; build the grading "
                          "inputs from the references file (build_references).")
-    store = _ArrayStore()
+    store, sealed = _ArrayStore(), _Sealed()
     index = {"format": GRADING_INPUTS_FORMAT, "version": GRADING_INPUTS_VERSION,
              "seal": replay_seal.SEAL_VERSION,
              "secret_fingerprint": header.get("secret_fingerprint"), "units": {}}
@@ -546,10 +571,15 @@ def build_grading_inputs(references_path, out_path) -> Path:
                 "label": case.label, "hidden": case.hidden, "dims": case.dims,
                 "settings": case.settings,
                 "inputs": {k: store.add(v) for k, v in case.inputs.items()},
-                "calls": _record_calls(name, unit, case.inputs, case.settings, store)
-                if unit.uses else []})
+                "calls": _record_calls(name, unit, case.inputs, case.settings, sealed)
+                if unit.uses else [],
+                # a backward case's own forward values (what its cache holds; no unit's
+                # answer: every forward unit is graded on its own cases, other inputs). The
+                # kernel skips own-forward evidence when the student's forward gives them
+                "forward_outputs": {k: store.add(v) for k, v in case.forward_expected.items()}
+                if PROTOCOLS[name].kind == "backward" else {}})
         index["units"][name] = {"uses": list(unit.uses), "cases": cases}
-    arrays = dict(store.arrays)
+    arrays = {**store.arrays, **sealed.arrays()}
     arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),
                                         dtype=np.uint8)
     return checks.write_npz(out_path, arrays)

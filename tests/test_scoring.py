@@ -232,7 +232,7 @@ def test_the_grading_inputs_hold_no_expected_value(references, grading_inputs):
         stored = {k: data[k] for k in data.files if k != "__index__"}
     assert set(index) == {"format", "version", "seal", "secret_fingerprint", "units"}
     text = json.dumps(index)
-    assert "expected" not in text and "mistake" not in text and "forward_outputs" not in text
+    assert "expected" not in text and "mistake" not in text
     assert SECRET.decode() not in text
 
     def keys_in(tree):
@@ -242,26 +242,28 @@ def test_the_grading_inputs_hold_no_expected_value(references, grading_inputs):
             return set().union(*(keys_in(v) for v in tree))
         return {tree} if isinstance(tree, str) and tree in stored else set()
 
-    inputs, offsets, boxes = set(), set(), set()
+    inputs, offsets, boxes = set(), [], []
     for unit in index["units"].values():
         for case in unit["cases"]:
-            assert "forward_outputs" not in case
-            # the case's inputs (for a backward case, also what the grader built from them)
+            # the case's inputs (for a backward case, also the forward values of those
+            # inputs, which its cache holds)
             inputs |= keys_in({k: v for k, v in case.items() if k != "calls"})
             for call in case["calls"]:
                 assert set(call) == {"fn", "grid", "offsets", "id", "tag", "box"}
-                offsets |= set(call["offsets"])
-                boxes.add(call["box"])
-    assert inputs | offsets | boxes == set(stored)  # nothing else is in the file
-    assert not (boxes & (inputs | offsets))
-    assert all(stored[k].dtype == np.uint8 and stored[k].ndim == 1 for k in boxes)
-    assert all(stored[k].dtype == np.float64 and (0 <= stored[k]).all() and (stored[k] < 1).all()
-               for k in offsets)
-    print(f"\ngrading inputs: {len(stored)} arrays: {len(inputs)} inputs, {len(offsets)} offsets "
-          f"of sealed calls, {len(boxes)} sealed results")
+                offsets += [stored["replay_offsets"][i:i + n] for i, n in call["offsets"]]
+                start, size = call["box"]
+                boxes.append(stored["replay_boxes"][start:start + size].tobytes())
+    # nothing else is in the file
+    assert inputs | {"replay_offsets", "replay_boxes"} == set(stored)
+    assert stored["replay_boxes"].dtype == np.uint8 and stored["replay_offsets"].dtype == np.float64
+    assert ((0 <= stored["replay_offsets"]) & (stored["replay_offsets"] < 1)).all()
+    print(f"\ngrading inputs: {len(stored)} arrays: {len(inputs)} inputs, {len(boxes)} sealed "
+          f"calls with {len(offsets)} float arguments")
 
-    floats = [stored[k].astype(np.float64) for k in inputs | offsets]
-    sealed = b"".join(stored[k].tobytes() for k in boxes)
+    by_size = {}
+    for a in [stored[k].astype(np.float64) for k in inputs] + offsets:
+        by_size.setdefault(a.size, []).append(a.reshape(-1))
+    sealed = b"".join(boxes)
     checked = 0
     for name, unit in load_cases(references).items():
         for case in unit.cases:
@@ -274,9 +276,8 @@ def test_the_grading_inputs_hold_no_expected_value(references, grading_inputs):
                     value = np.asarray(value, dtype=np.float64)
                     if value.size <= 1:
                         continue  # a scalar loss proves nothing either way
-                    for a in floats:  # not stored, not even reshaped or to round-off
-                        assert not (a.size == value.size and np.allclose(
-                            a.reshape(-1), value.reshape(-1), rtol=1e-6, atol=1e-12)), \
+                    for a in by_size.get(value.size, []):  # not even reshaped or to round-off
+                        assert not np.allclose(a, value.reshape(-1), rtol=1e-6, atol=1e-12), \
                             f"{name}, {case.label}: {output} is in the file"
                     assert value.tobytes() not in sealed, f"{name}: {output} in a sealed result"
                     checked += 1

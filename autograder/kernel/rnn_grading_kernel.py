@@ -179,9 +179,15 @@ class _ReplayTable:
 
     def __init__(self, calls, arrays):
         self.calls, self._next = {}, {}
+        flat, boxes, views = arrays["replay_offsets"], arrays["replay_boxes"], {}
         for call in calls:
-            offsets = [arrays[k] for k in call["offsets"]]
-            box = arrays[call["box"]].tobytes()
+            offsets = []
+            for start, size in call["offsets"]:  # equal offsets: one view (cells cached by it)
+                if (start, size) not in views:
+                    views[start, size] = flat[start:start + size]
+                offsets.append(views[start, size])
+            start, size = call["box"]
+            box = boxes[start:start + size].tobytes()
             self.calls.setdefault(call["fn"], []).append((call, offsets, box))
 
     def answer(self, name, args):
