@@ -244,7 +244,7 @@ def namedtuple_type(name, fields):
         try:
             from . import caches  # the assignment's cache types, where the package has them
             kind = getattr(caches, name, None)
-        except ImportError:
+        except Exception:  # no such module (yet), or a broken one: a namedtuple of our own
             pass
         if kind is None or tuple(getattr(kind, "_fields", ())) != key[1]:
             kind = namedtuple(name, key[1])
