@@ -61,7 +61,7 @@ _PLAIN_DTYPES = _FLOAT_DTYPES + ("<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2"
 # numpy functions later changes nothing here.
 _ndarray, _generic = np.ndarray, np.generic
 _asarray, _rint, _floor = np.asarray, np.rint, np.floor
-_isfinite, _ascontiguous = np.isfinite, np.ascontiguousarray
+_ascontiguous = np.ascontiguousarray
 _float64, _int64 = np.float64, np.int64
 
 
@@ -86,7 +86,7 @@ class Arguments:
     MAX_DEPTH = 8
 
     def __init__(self, args):
-        self.parts, self.leaves, self.ok = [], [], True
+        self.parts, self.leaves, self.ok, self.memo = [], [], True, {}
         try:
             self._walk(tuple(args), 0)
         except (_Unmatchable, RecursionError):
@@ -147,27 +147,25 @@ def _cells_of(a, exponent, offsets):
     """The caller's grid cells rint(a/g - d) as int64 bytes, or None when they cannot match."""
     g = math.ldexp(1.0, exponent - GRID_BITS)
     q = a.astype(_float64) / g
-    if q.size:
-        if not bool(_isfinite(q).all()) or float(abs(q).max()) > 2.0 ** (GRID_BITS + 1):
-            return None  # far outside the recorded scale (or NaN): no match
+    if q.size and not float(abs(q).max()) <= 2.0 ** (GRID_BITS + 1):
+        return None  # far outside the recorded scale (or NaN, inf): no match
     return _ascontiguous(_rint(q - offsets.reshape(a.shape)).astype("<i8")).tobytes()
 
 
-def _material(fn, arguments: Arguments, cells) -> bytes:
-    """The 32-byte master key: the name, the structure, every leaf (floats by their cells)."""
-    h = hashlib.sha256(_DOMAIN)
-    h.update(json.dumps([fn, arguments.structure]).encode() + b"\0")
-    floats = iter(cells)
+def _parts(fn, arguments: Arguments) -> list:
+    """What the key hashes, as bytes, with None where a float argument's cells go."""
+    parts = [_DOMAIN + json.dumps([fn, arguments.structure]).encode() + b"\0"]
     for leaf in arguments.leaves:
         kind = leaf[0]
         if kind == "v":
-            h.update(b"v" + json.dumps(leaf[1]).encode() + b"\0")
+            parts.append(b"v" + json.dumps(leaf[1]).encode() + b"\0")
             continue
         shape = leaf[2] if kind == "f" else leaf[1]
-        h.update(json.dumps([kind, leaf[1] if kind == "f" else "", shape]).encode() + b"\0")
+        parts.append(json.dumps([kind, leaf[1] if kind == "f" else "", shape]).encode() + b"\0")
         if kind == "f":
-            data = next(floats)
-        elif kind == "i":
+            parts.append(None)
+            continue
+        if kind == "i":
             a = leaf[2]
             if a.dtype.kind == "u" and a.size and int(a.max()) > 2 ** 63 - 1:
                 data = b"\xff" + _ascontiguous(a).tobytes()  # no int64 has these values
@@ -175,7 +173,23 @@ def _material(fn, arguments: Arguments, cells) -> bytes:
                 data = _ascontiguous(a.astype("<i8")).tobytes()
         else:
             data = _ascontiguous(leaf[2].astype("|b1")).tobytes()
-        h.update(struct.pack("<Q", len(data)) + data)
+        parts.append(struct.pack("<Q", len(data)) + data)
+    return parts
+
+
+def _material(fn, arguments: Arguments, cells) -> bytes:
+    """The 32-byte master key: the name, the structure, every leaf (floats by their cells)."""
+    key = ("parts", fn)
+    if key not in arguments.memo:  # the same for every entry a call is tried against
+        arguments.memo[key] = _parts(fn, arguments)
+    h = hashlib.sha256()
+    floats = iter(cells)
+    for part in arguments.memo[key]:
+        if part is None:
+            data = next(floats)
+            h.update(struct.pack("<Q", len(data)) + data)
+        else:
+            h.update(part)
     return h.digest()
 
 
