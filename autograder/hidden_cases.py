@@ -439,7 +439,7 @@ if __name__ == "__main__":
 #                   "forward_outputs": {name: array key} (backward cases: the forward values
 #                   of the case's own inputs, which its cache holds),
 #                   "calls": [{"fn", "grid": [exponent, ...], "offsets": [[start, size], ...],
-#                              "id", "tag", "box": [start, size]}, ...]}]}}}
+#                              "id", "tag", "hint", "box": [start, size]}, ...]}]}}}
 #   'a<n>'       the inputs, each stored once however often it appears;
 #   'replay_offsets'  float64: the offsets of the sealed calls' float arguments, one
 #                after the other (equal ones once); an entry's are [start, size] in it;

@@ -164,7 +164,7 @@ def test_the_sealed_bytes_hold_nothing_of_the_result_and_the_offsets_not_its_arg
     assert result[0].tobytes()[:16] not in box and result[0].tobytes() not in box
     for part in result[1]:
         assert part.tobytes() not in box
-    assert set(entry) == {"fn", "grid", "id", "tag"}
+    assert set(entry) == {"fn", "grid", "id", "tag", "hint"} and len(entry["hint"]) == 4
     floats = [a for a in (args[0], args[1], *args[3]) if a.dtype.kind == "f"]
     assert len(offsets) == len(entry["grid"]) == len(floats) + 1  # + the float 0.25
     for d, a in zip(offsets, floats):
@@ -252,6 +252,7 @@ def _arrays_in(value, arrays, seen, depth=0):
 
 def _stack(calls, arrays, x, h0):
     N, T, H = x.shape[0], x.shape[1], h0.shape[1]
+    calls = getattr(calls, "items", calls)  # whatever holds the list of calls
     steps = []
     for call in calls:
         found = [a for a in _arrays_in(call, arrays, set()) if a.dtype == np.float64
@@ -348,7 +349,7 @@ class CaptioningRNN(ReferenceModel):
         arrays = getattr(table, "arrays", {})
         found = []
         for fn in (name, "word_embedding_backward"):
-            for call in table.calls.get(fn, []):
+            for call in getattr(table.calls.get(fn, []), "items", table.calls.get(fn, [])):
                 found += _arrays_in(call[1:], arrays, set())  # the result, not the arguments
         for k in ("Wx", "Wh", "b", "W_embed"):
             shaped = [a for a in found if a.shape == p[k].shape]

@@ -170,16 +170,15 @@ def _grading_inputs() -> dict:
 
 
 class _ReplayTable:
-    """The sealed recorded calls of one case: fn name -> [(entry, offsets, box)].
+    """The sealed recorded calls of one case: fn name -> replay_seal.Candidates.
 
-    Nothing here is readable without the arguments of a call: each entry is
-    opened (``replay_seal.open_entry``) only by a caller that passes the
-    arguments the reference passed, to round-off. Opened results are not kept.
+    Nothing here is readable without the arguments of a call: an entry is
+    opened only by a caller that passes the arguments the reference passed,
+    to round-off. Opened results are not kept.
     """
 
     def __init__(self, calls, arrays):
-        self.calls, self._next = {}, {}
-        flat, boxes, views = arrays["replay_offsets"], arrays["replay_boxes"], {}
+        flat, boxes, views, items = arrays["replay_offsets"], arrays["replay_boxes"], {}, {}
         for call in calls:
             offsets = []
             for start, size in call["offsets"]:  # equal offsets: one view (cells cached by it)
@@ -187,8 +186,10 @@ class _ReplayTable:
                     views[start, size] = flat[start:start + size]
                 offsets.append(views[start, size])
             start, size = call["box"]
-            box = boxes[start:start + size].tobytes()
-            self.calls.setdefault(call["fn"], []).append((call, offsets, box))
+            items.setdefault(call["fn"], []).append(
+                (call, offsets, boxes[start:start + size].tobytes()))
+        self.calls = {fn: replay_seal.Candidates(v) for fn, v in items.items()}
+        self._next = {}
 
     def answer(self, name, args):
         """A fresh copy of the recorded result of a call with these arguments, or None.
@@ -196,21 +197,14 @@ class _ReplayTable:
         Calls usually come in the recorded order, so the search starts after
         the last match.
         """
-        calls = self.calls.get(name, ())
-        if not calls:
+        candidates = self.calls.get(name)
+        if candidates is None:
             return None
-        arguments = replay_seal.Arguments(args)
-        if not arguments.ok:
+        found = candidates.find(replay_seal.Arguments(args), self._next.get(name, 0))
+        if found is None:
             return None
-        start, cache = self._next.get(name, 0), {}
-        for i in range(len(calls)):
-            k = (start + i) % len(calls)
-            entry, offsets, box = calls[k]
-            result = replay_seal.open_entry(entry, arguments, offsets, box, cache)
-            if result is not None:
-                self._next[name] = k + 1
-                return result
-        return None
+        self._next[name] = found[0] + 1
+        return found[1]
 
 
 _MISSING = object()

@@ -94,6 +94,7 @@ def _arrays_in(value, arrays, seen, depth=0):
 
 
 def _stacked(calls, arrays, N, T, H):
+    calls = getattr(calls, "items", calls)  # whatever holds the list of calls
     steps = []
     for call in calls:
         found = [a for a in _arrays_in(call, arrays, set())
@@ -166,7 +167,7 @@ _table = _table_of(globals().get(_name))
 _found = []
 if _table is not None:
     for _fn in (_name, "word_embedding_backward"):
-        for _call in _table.calls.get(_fn, []):
+        for _call in getattr(_table.calls.get(_fn, []), "items", _table.calls.get(_fn, [])):
             _found += _arrays_in(_call[1:], getattr(_table, "arrays", {}), set())
 for _k in ("Wx", "Wh", "b", "W_embed", "W_proj", "b_proj"):
     _shaped = [a for a in _found if a.shape == p[_k].shape]
