@@ -213,7 +213,7 @@ def _xor(data: bytes, stream: bytes) -> bytes:
 
 
 def pack(value) -> bytes:
-    """A nested value (arrays of numbers, scalars, tuples, lists, str-keyed dicts, namedtuples) as bytes."""
+    """A nested value (arrays, scalars, tuples, lists, str-keyed dicts, namedtuples) as bytes."""
     blobs = []
 
     def tree(v):

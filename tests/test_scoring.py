@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assignment.checks import PROTOCOLS
 from assignment.layers import (
     temporal_affine_backward,
     temporal_affine_forward,
