@@ -2,23 +2,23 @@
 #   make demo   build the dataset if missing, train the reference LSTM captioner, report BLEU,
 #               release into a demo course and grade sample submissions (sandboxed)
 #   make test   run the test suite
-# Both create .venv and install the project (editable) with the dev and oracle extras.
+# Both create .venv and install the project (editable) with the dev, oracle and postgres extras.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test data install clean-venv sandbox-tools
+.PHONY: demo test data install clean-venv sandbox-tools postgres-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,oracle]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,oracle,postgres]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-install: $(STAMP) sandbox-tools
+install: $(STAMP) sandbox-tools postgres-tools
 
 data: $(STAMP) sandbox-tools
 	$(BIN)/python -m assignment.synthetic_coco
@@ -26,7 +26,7 @@ data: $(STAMP) sandbox-tools
 demo: data
 	$(BIN)/rnn-assignment demo
 
-test: data
+test: data postgres-tools
 	$(BIN)/python -m pytest -q
 
 # The grading sandbox (autograder/sandbox.py) runs student kernels in bubblewrap.
@@ -44,6 +44,23 @@ sandbox-tools:
 	    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	  else \
 	    echo "bubblewrap (bwrap) is missing: run 'sudo apt-get install bubblewrap'; grading and the sandbox tests need it."; \
+	  fi; }
+
+# The PostgreSQL gradebook test (tests/test_postgres.py) starts a throwaway server on
+# loopback with Debian's PostgreSQL binaries; installed like bubblewrap when missing
+# (the test is skipped, saying why, where they cannot be installed).
+postgres-tools:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "PostgreSQL server binaries are missing: install PostgreSQL with your package manager to run tests/test_postgres.py (skipped otherwise)."; \
+	  elif [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing PostgreSQL (the gradebook-server test)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  elif sudo -n true 2>/dev/null; then \
+	    echo "Installing PostgreSQL (the gradebook-server test)"; \
+	    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install postgresql' to run tests/test_postgres.py (skipped otherwise)."; \
 	  fi; }
 
 clean-venv:

@@ -1,7 +1,7 @@
 """Loading the captioning data: real COCO or the embedded synthetic dataset.
 
-Both live in the standard COCO captioning layout (the one the Stanford
-assignment uses), so the same cells work on either::
+Both live in the standard COCO captioning layout (the one Stanford's
+CS231n assignment uses), so the same cells work on either::
 
     coco2014_captions.h5        train_captions (M, 17) int32, train_image_idxs (M,) int32,
                                 val_captions, val_image_idxs
@@ -377,7 +377,7 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, seed=231) -
         pca_features: True for the 512-d PCA features, False for the raw fc7 ones
         seed: seed of the ``max_train`` subsample
 
-    Returns a dict (as in the standard assignment):
+    Returns a dict (as in Stanford's CS231n assignment):
         train_captions (M, 17) int32        word indices, <START> ... <END> <NULL>...
         train_image_idxs (M,) int32         feature row of each caption's image
         val_captions (M_val, 17) int32, val_image_idxs (M_val,) int32
@@ -509,7 +509,7 @@ def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
 
 
 def decode_captions(captions, idx_to_word):
-    """Word indices -> text, as in the standard assignment.
+    """Word indices -> text, as in Stanford's CS231n assignment.
 
     ``captions`` (T,) gives one string, (N, T) a list of N strings. ``<NULL>``
     is skipped, decoding stops after ``<END>``; ``<START>`` and ``<END>`` stay

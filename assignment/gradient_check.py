@@ -23,12 +23,14 @@ swamp the comparison.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import backend
 from .backend import to_numpy, use_backend
+from .check_errors import CheckFailed, in_place_note, stub_message
 
 DEFAULT_TOL = 1e-7
 
@@ -128,6 +130,7 @@ class GradientReport:
     tol: float
     errors: dict = field(default_factory=dict)       # name -> relative error
     notes: dict = field(default_factory=dict)        # name -> hint for failures
+    remarks: list = field(default_factory=list)      # one line each, e.g. an input changed in place
 
     @property
     def passed(self) -> bool:
@@ -146,6 +149,7 @@ class GradientReport:
             if not ok and name in self.notes:
                 line += f"  ({self.notes[name]})"
             lines.append(line)
+        lines += [f"  note: {remark}" for remark in self.remarks]
         verdict = "all gradients match" if self.passed else (
             "gradients that do not match: " + ", ".join(self.failed))
         lines.append(f"  -> {verdict}")
@@ -163,6 +167,47 @@ def _host64(a):
     return np.array(to_numpy(a), dtype=np.float64, copy=True)
 
 
+def _name(fn) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _call_student(fn, *args):
+    """Call a student's forward or backward; a stub gets one clear line, no traceback."""
+    __tracebackhide__ = True  # IPython: leave this frame out of tracebacks
+    try:
+        return fn(*args)
+    except NotImplementedError as err:
+        raise CheckFailed(stub_message(err, _name(fn))) from None
+
+
+def _changed(before: list, after: list) -> list:
+    """Indices of the arrays that were modified in place (after: what the code was given)."""
+    return [i for i, (b, a) in enumerate(zip(before, after))
+            if isinstance(a, np.ndarray) and (a.shape != b.shape or not np.array_equal(a, b))]
+
+
+def _in_place_remark(fn, name) -> str:
+    return in_place_note(_name(fn), name)
+
+
+def _float_array(value):
+    """A returned gradient as a float64 host array, or None when it is not numbers."""
+    if value is None:
+        return None
+    try:
+        return np.asarray(to_numpy(value), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _upstream_names(backward, count) -> list:
+    try:
+        names = [p.name for p in inspect.signature(backward).parameters.values()][:count]
+    except (TypeError, ValueError):
+        names = []
+    return names if len(names) == count else [f"upstream gradient {i + 1}" for i in range(count)]
+
+
 def check_layer_gradients(forward, backward, inputs, wrt=None, tol=DEFAULT_TOL,
                           seed=0, h=1e-5, verbose=True, title=None):
     """Check a forward/backward layer pair in one call.
@@ -170,6 +215,10 @@ def check_layer_gradients(forward, backward, inputs, wrt=None, tol=DEFAULT_TOL,
     Runs ``outputs..., cache = forward(*inputs)``, draws a random upstream
     gradient for every output, runs ``backward(*upstream, cache)`` and compares
     each returned gradient with its numerical estimate.
+
+    Every array handed to ``forward`` or ``backward`` is a fresh copy, so code
+    that changes its inputs in place cannot change the check; the report says
+    so in one line (``report.remarks``).
 
     Inputs:
         forward: e.g. ``rnn_step_forward``; returns (out_1, ..., out_k, cache)
@@ -189,6 +238,7 @@ def check_layer_gradients(forward, backward, inputs, wrt=None, tol=DEFAULT_TOL,
         check_layer_gradients(rnn_step_forward, rnn_step_backward,
                               dict(x=x, prev_h=h, Wx=Wx, Wh=Wh, b=b))
     """
+    __tracebackhide__ = True  # IPython: leave this frame out of tracebacks
     if not isinstance(inputs, dict):
         raise TypeError("inputs must be a dict name -> array, in the order the forward "
                         f"function takes them; got {type(inputs).__name__}.")
@@ -201,31 +251,45 @@ def check_layer_gradients(forward, backward, inputs, wrt=None, tol=DEFAULT_TOL,
         if k not in host:
             raise KeyError(f"wrt names {k!r}, which is not one of the inputs {names}.")
 
+    def fresh_inputs():
+        return [host[k].copy() for k in names]
+
     rng = np.random.default_rng(seed)
+    remarks = []
     with use_backend("numpy"):
-        *outs, cache = _as_tuple(forward(*[host[k] for k in names]))
+        args = fresh_inputs()
+        *outs, cache = _as_tuple(_call_student(forward, *args))
+        remarks += [_in_place_remark(forward, names[i]) for i in _changed(fresh_inputs(), args)]
         if not outs:
             raise ValueError("forward must return at least one output and a cache.")
         douts = [rng.standard_normal(np.shape(o)) for o in outs]
-        grads = _as_tuple(backward(*douts, cache))
+        given = [d.copy() for d in douts]
+        grads = _as_tuple(_call_student(backward, *given, cache))
+        upstream_names = _upstream_names(backward, len(douts))
+        remarks += [_in_place_remark(backward, upstream_names[i]) for i in _changed(douts, given)]
         if len(grads) != len(wrt):
             raise ValueError(
                 f"backward returned {len(grads)} gradients but {len(wrt)} were expected "
                 f"(for {', '.join(wrt)})."
             )
-        report = GradientReport(title or f"Gradient check of {getattr(backward, '__name__', 'backward')}", tol)
+        grads = [_float_array(g) for g in grads]
+        report = GradientReport(title or f"Gradient check of {_name(backward)}", tol,
+                                remarks=remarks)
         for name, grad in zip(wrt, grads):
             x = host[name]
 
-            def scalar(_x, _name=name):
-                # sum_k <out_k(x), dout_k>: its gradient is what backward computes
-                args = [host[k] for k in names]
-                results = _as_tuple(forward(*args))[:-1]
-                return sum(np.sum(np.asarray(r, dtype=np.float64) * d)
+            def scalar(_x):
+                # sum_k <out_k(x), dout_k>: its gradient is what backward computes;
+                # host[name] is x, perturbed in place, and forward gets copies
+                results = _as_tuple(_call_student(forward, *fresh_inputs()))[:-1]
+                return sum(np.sum(np.asarray(to_numpy(r), dtype=np.float64) * d)
                            for r, d in zip(results, douts))
 
+            if grad is None:
+                report.errors["d" + name] = float("inf")
+                report.notes["d" + name] = "not an array of numbers"
+                continue
             num = eval_numerical_gradient(scalar, x, verbose=False, h=h)
-            grad = np.asarray(to_numpy(grad), dtype=np.float64)
             if grad.shape != x.shape:
                 report.errors["d" + name] = float("inf")
                 report.notes["d" + name] = f"shape {grad.shape}, expected {x.shape}"
@@ -256,6 +320,7 @@ def check_loss_gradients(loss_fn, params, grads=None, tol=DEFAULT_TOL, h=1e-5,
     Returns:
         GradientReport, one line per parameter (or per direction).
     """
+    __tracebackhide__ = True  # IPython: leave this frame out of tracebacks
     for name, p in params.items():
         if not isinstance(p, np.ndarray) or p.dtype != np.float64:
             raise TypeError(
@@ -265,14 +330,14 @@ def check_loss_gradients(loss_fn, params, grads=None, tol=DEFAULT_TOL, h=1e-5,
             )
     with use_backend("numpy"):
         if grads is None:
-            _, grads = loss_fn()
+            _, grads = _call_student(loss_fn)
         grads = {k: np.asarray(to_numpy(g), dtype=np.float64) for k, g in grads.items()}
         missing = [k for k in params if k not in grads]
         if missing:
             raise KeyError(f"the loss returned no gradient for {', '.join(missing)}.")
 
         def loss_value(_=None):
-            return float(to_numpy(loss_fn()[0]))
+            return float(to_numpy(_call_student(loss_fn)[0]))
 
         report = GradientReport(title + (" (directional)" if directional else ""), tol)
         if not directional:

@@ -9,7 +9,7 @@
 
 The model needs ``params`` (dict name -> array) and ``loss(features,
 captions) -> (loss, grads)``. Each iteration draws a random minibatch of
-captions (with replacement, as in the standard assignment), computes the
+captions (with replacement, as in Stanford's CS231n assignment), computes the
 loss and gradients, and applies the update rule to every parameter.
 
 Everything the loop touches lives on the active backend: the training data is
@@ -59,7 +59,7 @@ class CaptioningSolver:
         data: dict from ``load_coco_data`` (train_captions, train_image_idxs,
             train_features, and the val_* keys when ``validate`` is set)
 
-    Optional arguments (the first seven are the standard assignment's):
+    Optional arguments (the first seven are CS231n's):
         update_rule: 'sgd', 'adam' (a name in ``assignment.optim``) or a function
         optim_config: hyperparameters for the update rule, e.g. {'learning_rate': 5e-3}
         lr_decay: the learning rate is multiplied by this after every epoch

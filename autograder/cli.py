@@ -74,13 +74,15 @@ def _cmd_grade(args, rest):
         return 1
     print(grade_table(report))
     course = report.course
-    if report.kept:
-        print(f"{len(report.kept)} notebook(s) could not be graded in this run (the worker or "
-              "the sandbox failed, not the student's code); their earlier grades, if any, are "
-              "kept. Run `rnn-assignment grade` again.", file=sys.stderr)
+    if report.kept or report.not_graded:
+        print(f"{len(report.kept) + len(report.not_graded)} notebook(s) could not be graded in "
+              "this run (the worker or the sandbox failed, not the student's code): "
+              f"{len(report.kept)} keep their earlier grade, {len(report.not_graded)} had none "
+              "and are listed as not graded (review.csv). Run `rnn-assignment grade` again.",
+              file=sys.stderr)
     print(f"grades: {course / 'grades.csv'}, per test: {course / 'grades_by_test.csv'}, "
           f"for review: {course / 'review.csv'}, feedback: {course / 'feedback'}/")
-    return 1 if report.kept else 0
+    return 1 if report.kept or report.not_graded else 0
 
 
 def _cmd_export(args, rest):

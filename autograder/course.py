@@ -6,6 +6,8 @@ this layout; the other commands (grading, feedback, export) read it.
     DIR/
       nbgrader_config.py          course id, root, assignment name, per-cell time limit,
                                   and RNN_ASSIGNMENT_REFERENCES for plain `nbgrader` runs
+                                  (one started by hand, e.g. with only a db_url, is
+                                  completed; its lines come last and win)
       .course_secret              private HMAC key of the hidden cases (0600, never shipped)
       .gitignore                  keeps the secret and hidden/ out of any repository
       hidden/references.npz       hidden inputs and reference outputs (from the secret)
@@ -49,6 +51,8 @@ CELL_TIMEOUT_S = 120
 CONFIG_TEMPLATE = '''\
 # nbgrader configuration of the RNN/LSTM captioning course.
 # Written by `rnn-assignment release`; edit freely, the release keeps it as is.
+# (A file you start yourself, e.g. with only a db_url, is completed: these lines
+# go first and yours after them, so your settings win.)
 import os
 from pathlib import Path
 
@@ -80,6 +84,11 @@ try:
 except ImportError:  # nbgrader run outside the instructor environment
     pass
 '''
+
+# the line that tells a complete configuration from one an instructor started
+CONFIG_MARK = "# Written by `rnn-assignment release`"
+YOUR_SETTINGS = ("\n# ---- your settings (kept as you wrote them; they come last, so they win) "
+                 "----\n")
 
 GITIGNORE = """\
 # Instructor-only: never commit the course secret or the hidden references.
@@ -133,12 +142,23 @@ class Course:
     # ------------------------------------------------------------ set-up steps
 
     def write_config(self, assignment=ASSIGNMENT):
-        """Write nbgrader_config.py unless one is there (an instructor may have edited it)."""
+        """Write nbgrader_config.py, or complete one the instructor started.
+
+        A configuration written by a release is kept as it is (an instructor
+        may have edited it). One started by hand before the first release (say,
+        only ``c.CourseDirectory.db_url``) lacks what nbgrader needs (course
+        id, root): our settings are put first and the instructor's lines after
+        them, unchanged, so theirs win.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        if not self.config_path.exists():
-            self.config_path.write_text(CONFIG_TEMPLATE.format(
-                course_id=COURSE_ID, assignment=assignment, timeout=CELL_TIMEOUT_S,
-                env=REFERENCES_ENV, references=REFERENCES_FILE.as_posix()))
+        ours = CONFIG_TEMPLATE.format(
+            course_id=COURSE_ID, assignment=assignment, timeout=CELL_TIMEOUT_S,
+            env=REFERENCES_ENV, references=REFERENCES_FILE.as_posix())
+        theirs = self.config_path.read_text() if self.config_path.exists() else None
+        if theirs is None or CONFIG_MARK not in theirs:
+            tmp = self.config_path.with_name(self.config_path.name + ".tmp")
+            tmp.write_text(ours if theirs is None else ours + YOUR_SETTINGS + theirs)
+            os.replace(tmp, self.config_path)
         gitignore = self.root / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text(GITIGNORE)

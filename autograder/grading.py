@@ -29,7 +29,12 @@ grading inputs, the limits, the grader's code); a run with the same key is not
 repeated, so grading again is idempotent and cheap, and ``student`` regrades
 one student. A result is replaced only by a newer *finished* run: when the
 sandbox or a worker fails (not the student's code), the earlier grade stays and
-the report says so.
+the report says so; a notebook with no earlier grade is listed as not graded,
+with zero points and the reason (table, grades_by_test.csv, review.csv; the
+student is in grades.csv), and runs again on the next call. Recording is all or
+nothing per student (``autograder.recording``): a student half-recorded by a
+killed coordinator is recorded again from the stored results, without running
+any notebook again.
 """
 
 from __future__ import annotations
@@ -52,7 +57,9 @@ from pathlib import Path
 
 from .course import ASSIGNMENT, NOTEBOOKS, Course, tools_env
 from .grading_worker import (JOB_FORMAT, KERNEL_MODULE_DIR, MAX_STUDENT_FILE_BYTES,
-                             STUDENT_FILE_TYPES, execute_job)
+                             STUDENT_FILE_TYPES, code_version, execute_job, grading_inputs)
+from .recording import add_student, gradebook_id, is_recorded, record_student, \
+    recording_fingerprint
 from .restore import grade_id, is_test, restore_notebook
 
 __all__ = ["GradeOptions", "GradeReport", "GradingError", "grade", "import_submissions", "export",
@@ -104,6 +111,7 @@ class GradeReport:
     ran: int = 0                                   # notebooks run in this call
     reused: int = 0                                # notebooks whose earlier result was reused
     kept: dict = field(default_factory=dict)       # (student, notebook) -> why the earlier grade stayed
+    not_graded: dict = field(default_factory=dict)  # (student, notebook) -> why it could not run
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
 
@@ -318,6 +326,8 @@ def _run_jobs(jobs, inputs: bytes, options, on_result) -> None:
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
+    version = code_version()
+
     cluster = None
     if options.scheduler:
         client = Client(options.scheduler, timeout="30s")
@@ -329,11 +339,17 @@ def _run_jobs(jobs, inputs: bytes, options, on_result) -> None:
         client = Client(cluster)
     bar = _progress(len(jobs), options.progress)
     try:
-        shared = client.scatter(inputs, broadcast=True)
+        _check_workers(client, version)
+        # a task, not scattered data: if every worker holding it dies, Dask computes it again
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ll]arge object")
+            shared = client.submit(grading_inputs, inputs, pure=False,
+                                   key=f"grading-inputs-{hashlib.sha256(inputs).hexdigest()[:16]}")
         futures = {}
         for job in jobs:
-            payload = {"format": JOB_FORMAT, "student": job.student, "notebook": job.notebook,
-                       "nb": job.nb, "files": job.files, "inputs_name": INPUTS_NAME}
+            payload = {"format": JOB_FORMAT, "code": version, "student": job.student,
+                       "notebook": job.notebook, "nb": job.nb, "files": job.files,
+                       "inputs_name": INPUTS_NAME}
             future = client.submit(execute_job, payload, shared, options.limits(), pure=False,
                                    key=f"grade-{job.student}-{job.notebook}-{job.key[:12]}")
             futures[future] = job
@@ -351,6 +367,21 @@ def _run_jobs(jobs, inputs: bytes, options, on_result) -> None:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _check_workers(client, version) -> None:
+    """Refuse a cluster whose workers run other grading code than this coordinator."""
+    answers = client.run(code_version, on_error="return")
+    wrong = {address: answer for address, answer in answers.items() if answer != version}
+    if wrong:
+        lines = [f"{address}: " + (f"grading code {answer[:12]}" if isinstance(answer, str) else
+                                   f"cannot tell its version ({type(answer).__name__})")
+                 for address, answer in sorted(wrong.items())]
+        raise GradingError(
+            f"{len(wrong)} of {len(answers)} Dask worker(s) run other grading code than this "
+            f"coordinator ({version[:12]}):\n  " + "\n  ".join(lines) + "\nInstall the same "
+            "version of rnn-captioning-assignment on every grading machine, restart their "
+            "workers, and grade again (nothing was graded by them).")
 
 
 # --------------------------------------------------------------------- 4. score
@@ -407,6 +438,17 @@ def _missing_result(course, assignment, student, notebook, why) -> dict:
     return {"format": RESULT_FORMAT, "key": "", "student": student, "notebook": notebook,
             "status": "missing", "reason": why, "flagged": False, "changes": [], "tests": tests,
             "seconds": 0.0, "worker": None, "graded_at": time.time()}
+
+
+def _not_run_result(course, assignment, job, why) -> dict:
+    """A notebook that could not run (worker or sandbox failure) and has no earlier grade."""
+    result = _missing_result(course, assignment, job.student, job.notebook, "")
+    reason = f"not graded: the grader failed, not the notebook ({_clean_reason(why)})"
+    for test in result["tests"]:
+        test["lines"] = [f"{test['unit']}: 0 / {test['max_score']:g} points, not graded yet "
+                         "(the grading machine failed, not your code; it will be graded again)"]
+    result.update(status="not_run", reason=reason, flagged=True)
+    return result
 
 
 def _result_path(course, student, notebook) -> Path:
@@ -476,60 +518,6 @@ def nbgrader_config(course: Course, assignment=ASSIGNMENT, **extra):
 
 def _quiet_nbgrader(app) -> None:
     app.log.setLevel(logging.ERROR)
-
-
-def _record_in_nbgrader(course, assignment, student, results, feedback) -> str:
-    """nbgrader autograde (+ feedback) of one student with the given results; '' or the error."""
-    from .nbgrader_steps import PENDING
-
-    PENDING.clear()
-    for (s, notebook), result in results.items():
-        if s != student or result["status"] == "missing":
-            continue
-        job_nb = result["_nb"]
-        scores = {}
-        for i, test in enumerate(result["tests"]):
-            scores[test["grade_id"]] = (test["score"], _feedback_text(result, test, i == 0))
-        PENDING[(student, notebook)] = {"nb": job_nb, "scores": scores}
-    if not PENDING:
-        return ""
-    config = nbgrader_config(course, assignment)
-    config.CourseDirectory.student_id = student
-    try:
-        with warnings.catch_warnings():
-            # nbgrader 0.9 with SQLAlchemy 2 warns about its own session use; harmless
-            warnings.simplefilter("ignore")
-            return _autograde_one(course, assignment, student, results, feedback, config)
-    finally:
-        PENDING.clear()
-
-
-def _autograde_one(course, assignment, student, results, feedback, config) -> str:
-    from nbgrader.api import Gradebook
-    from nbgrader.converters import Autograde, GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-
-    try:
-        coursedir = CourseDirectory(config=config)
-        app = Autograde(coursedir=coursedir, config=config)
-        app.force = True
-        _quiet_nbgrader(app)
-        app.start()
-        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-            for (s, notebook), result in results.items():
-                if s != student or result["status"] == "missing":
-                    continue
-                submission = gb.find_submission_notebook(notebook, assignment, student)
-                submission.flagged = bool(result["flagged"])
-            gb.db.commit()
-        if feedback:
-            fb = GenerateFeedback(coursedir=coursedir, config=config)
-            fb.force = True
-            _quiet_nbgrader(fb)
-            fb.start()
-    except Exception as err:
-        return f"{type(err).__name__}: {err}"
-    return ""
 
 
 # ------------------------------------------------------------------- 6. exports
@@ -615,6 +603,17 @@ def _check_ready(course, assignment):
     if not course.release_dir(assignment).is_dir() or not course.references_path.is_file():
         raise GradingError(f"{course.root} has no released assignment {assignment!r}: run "
                            f"`rnn-assignment release --course {course.root}` first")
+    from assignment.checks import FILE_VERSION, read_check_header
+    try:
+        version = read_check_header(course.references_path).get("version")
+    except (OSError, ValueError) as err:
+        raise GradingError(f"{course.references_path} cannot be read ({err})") from None
+    if version != FILE_VERSION:
+        raise GradingError(
+            f"the hidden references {course.references_path} are of version {version}, this "
+            f"grader needs version {FILE_VERSION}: the course was released by an older version. "
+            f"Run `rnn-assignment release --course {course.root}` again (same secret, same "
+            "hidden cases).")
     for name in NOTEBOOKS:
         source, _ = _read_json(course.source_dir(assignment) / name)
         tests = [c for c in (source or {}).get("cells", []) if is_test(c)]
@@ -661,6 +660,7 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
     lap("collect", t0)
 
     report = GradeReport(course.root, students)
+    gradebook = gradebook_id(nbgrader_config(course, assignment))
     todo, waiting = [], {student: 0 for student in students}
     for job in jobs:
         earlier = _load_result(course, job.student, job.notebook)
@@ -675,17 +675,19 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
         result = _missing_result(course, assignment, student, notebook, why)
         _write_atomic(_result_path(course, student, notebook), json.dumps(result, indent=1))
         report.results[(student, notebook)] = result
-    fresh = {(job.student, job.notebook) for job in todo} | set(missing)
 
     def record(student):
         t0 = time.monotonic()
         mine = {k: v for k, v in report.results.items() if k[0] == student}
         if any(v.get("_nb") is None and v["status"] != "missing" for v in mine.values()):
-            return  # an earlier result we could not rerun: nbgrader keeps its grade as it is
-        if not options.rerun and not (fresh & set(mine)) and \
-                (course.root / "autograded" / student / assignment).is_dir():
-            return  # nothing changed since nbgrader recorded it
-        error = _record_in_nbgrader(course, assignment, student, mine, options.feedback)
+            # a notebook that could not run now: nbgrader keeps what it holds (an earlier
+            # grade), and knows the student, so grades.csv lists them even with no grade
+            add_student(nbgrader_config(course, assignment), student)
+            return
+        fingerprint = recording_fingerprint(mine, gradebook)
+        if not options.rerun and is_recorded(course, student, fingerprint, options.feedback):
+            return  # nbgrader recorded exactly this, to the end
+        error = record_student(course, assignment, student, mine, options.feedback, fingerprint)
         if error:
             for key in mine:
                 report.kept[key] = f"nbgrader could not record it: {error}"
@@ -695,12 +697,16 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
         t0 = time.monotonic()
         key = (job.student, job.notebook)
         if isinstance(run, Exception) or run is None:
-            report.kept[key] = f"{type(run).__name__}: {run}" if run is not None else \
-                "no result came back"
+            why = f"{type(run).__name__}: {run}" if run is not None else "no result came back"
             earlier = _load_result(course, job.student, job.notebook)
-            if earlier is not None:
-                earlier["_nb"] = None
-                report.results[key] = earlier
+            if earlier is None or earlier["status"] == "not_run":
+                earlier = _not_run_result(course, assignment, job, why)
+                _write_atomic(_result_path(course, *key), json.dumps(earlier, indent=1))
+                report.not_graded[key] = why
+            else:
+                report.kept[key] = why
+            earlier["_nb"] = None
+            report.results[key] = earlier
         else:
             # set-up problems are ruled out before the run (_check_ready, the grading
             # inputs' fingerprint, check_sandbox): whatever happens in the kernel

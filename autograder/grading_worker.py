@@ -3,8 +3,17 @@
 Instructor-only, but it needs no course directory and no gradebook: a job
 carries the notebook to run (already restored from the instructor's cells, see
 ``autograder.restore``) and the student's files; the grading inputs (hidden
-inputs and replay tables, no expected values) come once per worker. The
-result goes back to the coordinator, which alone scores and writes grades.
+inputs and replay tables, no expected values) come once per worker, as the
+result of a small Dask task (``grading_inputs``) that Dask computes again on
+another worker if every worker holding it dies. They are unpacked into a
+folder inside the Dask worker's own scratch directory, which Dask removes
+when the worker closes (or, after a crash, when the next worker starts); so
+is each job's working folder, which the job removes when it ends.
+
+A job carries the fingerprint of the grading code the coordinator runs
+(``code_version``: this module, the sandbox, the kernel-side collector and the
+``assignment`` package the notebooks import); a worker whose code differs
+refuses it with :class:`WorkerVersionError`, which says what to do.
 
 This module is what Dask ships to workers (``execute_job``); it runs the
 same way in a local process pool, on a remote Dask worker, or in-process.
@@ -12,6 +21,8 @@ same way in a local process pool, on a remote Dask worker, or in-process.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import os
 import shutil
@@ -21,7 +32,7 @@ import time
 from pathlib import Path
 
 __all__ = ["execute_job", "KERNEL_MODULE_DIR", "STUDENT_FILE_TYPES", "MAX_STUDENT_FILE_BYTES",
-           "JOB_FORMAT"]
+           "JOB_FORMAT", "code_version", "grading_inputs", "WorkerVersionError"]
 
 JOB_FORMAT = 1
 # the kernel-side collector (`rnn_grading_kernel`), importable in the sandbox only
@@ -35,18 +46,64 @@ MAX_STUDENT_FILE_BYTES = 20 * 2**20
 _inputs_cache: dict = {}
 
 
+class WorkerVersionError(RuntimeError):
+    """This worker runs other grading code than the coordinator (it must not grade)."""
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """Fingerprint of the code a worker grades with: the same on the coordinator and workers."""
+    here = Path(__file__).resolve().parent
+    import assignment
+    support = Path(assignment.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in [here / "grading_worker.py", here / "sandbox.py",
+                 KERNEL_MODULE_DIR / "rnn_grading_kernel.py", *sorted(support.glob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def check_version(wanted: str | None) -> None:
+    """Refuse a job from a coordinator that runs other grading code than this worker."""
+    mine = code_version()
+    if wanted != mine:
+        raise WorkerVersionError(
+            f"worker {socket.gethostname()} (pid {os.getpid()}) runs other grading code "
+            f"({mine[:12]}) than the coordinator ({str(wanted)[:12]}): install the same version "
+            "of rnn-captioning-assignment on every grading machine and restart its Dask workers")
+
+
+def grading_inputs(data: bytes) -> bytes:
+    """The Dask task that holds the grading inputs (recomputed if its worker dies)."""
+    return data
+
+
+def _scratch_dir() -> str | None:
+    """The Dask worker's own scratch folder (removed by Dask when the worker is done)."""
+    try:
+        from distributed import get_worker
+        return get_worker().local_directory
+    except (ImportError, ValueError):
+        return None
+
+
 def _inputs_dir(grading_inputs: bytes, name: str) -> Path:
-    """A private read-only folder with the kernel module and the grading inputs (once per worker)."""
+    """A private folder with the kernel module and the grading inputs (once per worker).
+
+    The sandbox mounts it read-only. It lives in the Dask worker's scratch
+    folder; outside Dask, in the temporary folder, removed when the process exits.
+    """
     digest = hashlib.sha256(grading_inputs).hexdigest()[:16]
     path = _inputs_cache.get(digest)
     if path is not None and path.exists():
         return path
-    path = Path(tempfile.mkdtemp(prefix=f"rnn-grading-inputs-{digest}-"))
+    path = Path(tempfile.mkdtemp(prefix=f"rnn-grading-inputs-{digest}-", dir=_scratch_dir()))
+    atexit.register(shutil.rmtree, path, True)
     shutil.copyfile(KERNEL_MODULE_DIR / "rnn_grading_kernel.py", path / "rnn_grading_kernel.py")
     (path / name).write_bytes(grading_inputs)
     for entry in path.iterdir():
         entry.chmod(0o444)
-    path.chmod(0o555)
+    path.chmod(0o755)  # the kernel runs as another user; Dask can still remove it
     _inputs_cache[digest] = path
     return path
 
@@ -65,23 +122,28 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     """Run ``job['nb']`` sandboxed; return the executed notebook and how the run ended.
 
     Inputs:
-        job: {"format", "student", "notebook", "nb" (nbformat dict), "files" {name: bytes},
+        job: {"format", "code" (the coordinator's code_version()), "student", "notebook",
+              "nb" (nbformat dict), "files" {name: bytes},
               "inputs_name" (file name the kernel module expects)}
         grading_inputs: the bytes of the grading-inputs file (no expected values)
         limits: keyword arguments of autograder.sandbox.Limits
     Returns {"status", "cell_index", "reason", "seconds", "cell_seconds", "nb", "worker"}.
-    Raises autograder.sandbox.SandboxError when the sandbox cannot run here
-    (the coordinator keeps the earlier grade and reports it).
+    Raises autograder.sandbox.SandboxError when the sandbox cannot run here, and
+    WorkerVersionError when this worker's grading code is not the coordinator's
+    (the coordinator keeps the earlier grade, or flags the notebook, and reports it).
     """
     import nbformat
 
     from .sandbox import Limits, run_notebook
 
     if job.get("format") != JOB_FORMAT:
-        raise ValueError(f"job format {job.get('format')} is not {JOB_FORMAT}: update the worker")
+        raise WorkerVersionError(f"job format {job.get('format')} is not {JOB_FORMAT}: install "
+                                 "the coordinator's version of rnn-captioning-assignment on "
+                                 "this worker and restart it")
+    check_version(job.get("code"))
     started = time.monotonic()
     inputs_dir = _inputs_dir(grading_inputs, job["inputs_name"])
-    workdir = Path(tempfile.mkdtemp(prefix="rnn-grading-work-"))
+    workdir = Path(tempfile.mkdtemp(prefix="rnn-grading-work-", dir=_scratch_dir()))
     try:
         for name, data in job.get("files", {}).items():
             target = workdir / Path(name).name

@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from assignment import checks, replay_seal
+from assignment import caches, checks, replay_seal
 from assignment.checks import PROTOCOLS, CheckCase, UnitChecks
 
 from . import reference as ref
-from .mistakes import REFERENCE_FUNCTIONS, mistakes_for
+from .mistakes import mistakes_for
 
 __all__ = ["Case", "Unit", "UNITS", "hidden_seed", "public_seed", "make_inputs",
            "case_settings", "build_references", "build_public_checks", "load_cases",
@@ -82,10 +82,6 @@ class Unit:
     cases: tuple             # public cases first
     uses: tuple = ()         # student functions replaced by replay stubs of the reference
     tolerance: float = 1e-6  # max relative error against the reference
-    # against the numerical gradient of the student's own (wrong) forward pass
-    # (centred differences; see checks.NUMERIC_FLOOR): the reference's own
-    # gradients agree with theirs to 2e-6 at worst over many random courses
-    numeric_tolerance: float = 1e-4
 
     @property
     def points(self) -> float:
@@ -306,6 +302,11 @@ def make_inputs(unit: str, case: Case, rng: np.random.Generator) -> dict:
 
     Scales keep every gradient well conditioned: tanh and sigmoid arguments of
     order one, recurrent weights with gain 0.8, upstream gradients N(0, 1).
+    A backward unit's case also gets ``"cache"``: what the reference forward
+    pass returns as its cache on these inputs (an ``assignment.caches`` type).
+    The student's backward pass is graded on it, so a wrong forward pass costs
+    only its own points. These inputs are drawn from this unit's own seed, so
+    the cache holds forward values of no forward unit's case.
     """
     d = case.dims
     N, D, H = d.get("N"), d.get("D"), d.get("H")
@@ -341,6 +342,8 @@ def make_inputs(unit: str, case: Case, rng: np.random.Generator) -> dict:
         shape = {"dnext_h": (N, H), "dnext_c": (N, H), "dh": (N, d.get("T"), H),
                  "dout": (N, d.get("T"), D)}[name]
         inputs[name] = rng.standard_normal(shape)
+    if p.kind == "backward":
+        inputs["cache"] = getattr(ref, p.forward)(*(inputs[k] for k in p.inputs))[-1]
     return inputs
 
 
@@ -356,17 +359,14 @@ def _label(case: Case, hidden_number: int) -> str:
 def _build_case(name, unit: Unit, case: Case, seed: int, label: str) -> CheckCase:
     inputs = make_inputs(name, case, np.random.default_rng(seed))
     settings = case_settings(name, case)
-    lookup = REFERENCE_FUNCTIONS.get
-    right = checks.execute(name, getattr(ref, unit.obj), inputs, settings, lookup)
+    right = checks.execute(name, getattr(ref, unit.obj), inputs, settings)
     expected = {k: np.asarray(v, dtype=np.int32 if k == "captions" else np.float64)
                 for k, v in right.outputs.items()}
-    stored = CheckCase(label, case.hidden, dict(case.dims), settings, inputs, expected,
-                       {k: np.asarray(v, dtype=np.float64)
-                        for k, v in right.forward_outputs.items()}, {})
+    stored = CheckCase(label, case.hidden, dict(case.dims), settings, inputs, expected, {})
     end = settings.get("words", []).index("<END>") if "words" in settings else None
     for mistake in mistakes_for(name):
         try:
-            wrong = checks.execute(name, mistake.impl, inputs, settings, lookup).outputs
+            wrong = checks.execute(name, mistake.impl, inputs, settings).outputs
         except checks.StudentCodeError:
             continue  # e.g. a transposed Wx when D != H: a shape error, not a hint
         differs = {k: np.asarray(v) for k, v in wrong.items()
@@ -380,7 +380,7 @@ def _build_case(name, unit: Unit, case: Case, seed: int, label: str) -> CheckCas
 def _unit_checks(name, cases) -> UnitChecks:
     unit = UNITS[name]
     return UnitChecks(name, unit.notebook, unit.obj, dict(unit.outputs), unit.tolerance,
-                      unit.numeric_tolerance, {m.name: m.hint for m in mistakes_for(name)}, cases)
+                      {m.name: m.hint for m in mistakes_for(name)}, cases)
 
 
 def _build(secret, include_hidden) -> dict:
@@ -427,33 +427,37 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------- grading inputs
 #
 # What the student's kernel gets while it is graded (rnn_grading_kernel reads
-# it; docs/grading-design.md): every case's inputs and settings, and the
-# sealed replay tables, nothing else: no expected output, no mistake output,
-# no secret. One .npz (no pickles,
-# ``np.load(..., allow_pickle=False)``):
-#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 2,
+# it; docs/grading-design.md): every case's inputs and settings (backward
+# cases: with the cache the grader built), and the sealed replay tables, nothing else: no expected output, no mistake output,
+# no secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
+#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 3,
 #                "seal": replay_seal.SEAL_VERSION, "secret_fingerprint": ...,
 #                "units": {unit: {"uses": [...], "cases": [
 #                  {"label", "hidden", "dims", "settings",
 #                   "inputs": {name: array key},
-#                   "forward_outputs": {name: array key} (backward cases: the forward values
-#                   of the case's own inputs, which its cache holds),
+#                   "cache": null or {"type": cache type, "arrays": {field path: array key}},
 #                   "calls": [{"fn", "grid": [exponent, ...], "offsets": [[start, size], ...],
 #                              "id", "tag", "hint", "box": [start, size]}, ...]}]}}}
-#   'a<n>'       the inputs, each stored once however often it appears;
+#   'a<n>'       the inputs and caches, each array stored once however often it appears;
 #   'replay_offsets'  float64: the offsets of the sealed calls' float arguments, one
 #                after the other (equal ones once); an entry's are [start, size] in it;
 #   'replay_boxes'    uint8: the sealed results, one after the other.
+# "cache" (backward units): the cache the reference forward pass made on the
+# case's inputs (assignment.caches.to_arrays / from_arrays); the student's
+# backward pass is called with it. It holds forward values on this unit's
+# own inputs, drawn from its own seed: no forward unit's answer.
 # "calls" are the calls the reference made, on that case, to the functions of
-# UNITS[unit].uses (nested calls included, in the order they returned), each
-# sealed by ``assignment.replay_seal``: its result is encrypted with a key
-# derived from its exact arguments, so only a caller that passes those
-# arguments (to round-off) reads it. The kernel's replay stubs answer such a
-# call with the recorded result, so a unit is not charged for a wrong helper it
-# calls; reading the table without doing the work yields nothing.
+# UNITS[unit].uses (nested calls included, in the order they returned; for the
+# loss also those of its known mistakes, see _replay_calls), each sealed by
+# ``assignment.replay_seal``: its result is encrypted with a key derived from
+# its exact arguments, so only a caller that passes those arguments (to
+# round-off) reads it. A result that holds a cache (a forward layer's) opens
+# as the ``assignment.caches`` class. The kernel's replay stubs answer such a
+# call with the recorded result, so a unit is not charged for a wrong helper
+# it calls; reading the table without doing the work yields nothing.
 
 GRADING_INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-GRADING_INPUTS_VERSION = 2  # 2: sealed replay entries
+GRADING_INPUTS_VERSION = 3  # 3: grader-built caches and sealed replay entries together
 
 
 class _ArrayStore:
@@ -503,7 +507,7 @@ class _Sealed:
                 "replay_boxes": np.frombuffer(b"".join(self.boxes), dtype=np.uint8)}
 
 
-def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed) -> list:
+def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed, impl=None) -> list:
     """Run the reference on one case with the ``uses`` functions wrapped by recorders.
 
     The reference calls its helpers through its module globals (and the
@@ -533,8 +537,7 @@ def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed) -> list:
         for cell, (forward, backward) in layers.items():
             ref._SEQUENCE_LAYERS[cell] = (wrapped.get(forward.__name__, forward),
                                           wrapped.get(backward.__name__, backward))
-        lookup = {**REFERENCE_FUNCTIONS, **wrapped}.get
-        checks.execute(name, getattr(ref, unit.obj), inputs, settings, lookup)
+        checks.execute(name, impl or getattr(ref, unit.obj), inputs, settings)
     finally:
         for k, f in originals.items():
             setattr(ref, k, f)
@@ -543,11 +546,48 @@ def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed) -> list:
     return calls
 
 
+def _replay_calls(name, unit: Unit, case: CheckCase, sealed: _Sealed) -> list:
+    """The replay table of one case: the calls the reference made to ``unit.uses``.
+
+    For the captioning loss also the calls each known loss mistake makes (the
+    same layers, called with that mistake's upstream gradients), so that a
+    student whose loss is wrong in a known way gets the layers' answers to
+    their calls too: their gradients are then that mistake's, and keep their
+    points (checks.judge_case); without them the LSTM cases of the RNN
+    notebook, which has no LSTM layers of its own, could not be computed at
+    all. They are sealed like the others. Calls already in the table (the
+    same lookup id and grids: the same arguments to round-off) are not
+    repeated.
+    """
+    if not unit.uses:
+        return []
+    calls = _record_calls(name, unit, case.inputs, case.settings, sealed)
+    if PROTOCOLS[name].kind == "loss":
+        def same(call):
+            # The lookup id hashes the arguments' cells on their grids; the grids (one
+            # exponent per float argument) are part of what the call was: the loss not
+            # averaged over N=4 passes 4 * dh, whose cells on its own grid are dh's
+            return call["id"], tuple(call["grid"])
+
+        seen = {same(c) for c in calls}
+        for mistake in mistakes_for(name):
+            try:
+                more = _record_calls(name, unit, case.inputs, case.settings, sealed, mistake.impl)
+            except checks.StudentCodeError:
+                continue
+            for call in more:
+                if same(call) not in seen:
+                    seen.add(same(call))
+                    calls.append(call)
+    return calls
+
+
 def build_grading_inputs(references_path, out_path) -> Path:
     """Write what the student's kernel needs to be graded, and nothing more, to ``out_path``.
 
     Read from the references file (``build_references``): every case's inputs
-    and settings, plus the sealed replay tables (the reference's calls to the
+    and settings (a backward case's with its grader-built cache), plus the
+    sealed replay tables (the reference's calls to the
     ``uses`` functions of each unit). No expected output, no mistake output,
     no secret (only its public fingerprint). Deterministic:
     the same references give the same bytes. The file is read-only in every
@@ -567,17 +607,16 @@ def build_grading_inputs(references_path, out_path) -> Path:
                              "autograder/hidden_cases.py): rebuild it with build_references.")
         cases = []
         for case in units[name].cases:
+            cache = None
+            if "cache" in case.inputs:
+                kind, arrays = caches.to_arrays(case.inputs["cache"])
+                cache = {"type": kind, "arrays": {k: store.add(v) for k, v in arrays.items()}}
             cases.append({
                 "label": case.label, "hidden": case.hidden, "dims": case.dims,
                 "settings": case.settings,
-                "inputs": {k: store.add(v) for k, v in case.inputs.items()},
-                "calls": _record_calls(name, unit, case.inputs, case.settings, sealed)
-                if unit.uses else [],
-                # a backward case's own forward values (what its cache holds; no unit's
-                # answer: every forward unit is graded on its own cases, other inputs). The
-                # kernel skips own-forward evidence when the student's forward gives them
-                "forward_outputs": {k: store.add(v) for k, v in case.forward_expected.items()}
-                if PROTOCOLS[name].kind == "backward" else {}})
+                "inputs": {k: store.add(v) for k, v in case.inputs.items() if k != "cache"},
+                "cache": cache,
+                "calls": _replay_calls(name, unit, case, sealed)})
         index["units"][name] = {"uses": list(unit.uses), "cases": cases}
     arrays = {**store.arrays, **sealed.arrays()}
     arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),

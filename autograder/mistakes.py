@@ -28,8 +28,8 @@ from . import reference as ref
 
 __all__ = ["Mistake", "MISTAKES", "mistakes_for", "REFERENCE_FUNCTIONS"]
 
-# What a mistake (or the reference) finds when it looks up another function,
-# e.g. the forward pass that makes a backward pass's cache.
+# The reference's functions by name: the notebook namespace of a student who
+# wrote everything right (tests put a mistake next to them).
 REFERENCE_FUNCTIONS = {name: getattr(ref, name) for name in ref.__all__}
 
 
@@ -205,6 +205,8 @@ def _captioning_loss(bug):
             mask = captions_out != self._null
             if bug == "mask_ignored":
                 mask = np.ones_like(mask)
+            elif bug == "mask_from_inputs":  # one step off
+                mask = captions_in != self._null
             forward, backward = ((ref.lstm_forward, ref.lstm_backward) if self.cell_type == "lstm"
                                  else (ref.rnn_forward, ref.rnn_backward))
             h0 = features @ p["W_proj"] + p["b_proj"]
@@ -246,9 +248,11 @@ def _captioning_sample(bug):
                     h, c, _ = ref.lstm_step_forward(x, h, c, p["Wx"], p["Wh"], p["b"])
                 else:
                     h, _ = ref.rnn_step_forward(x, h, p["Wx"], p["Wh"], p["b"])
-                word = (h @ p["W_vocab"] + p["b_vocab"]).argmax(axis=1)
-                captions[:, t] = np.where(ended, self._null, word)
-                ended |= word == self._end
+                chosen = (h @ p["W_vocab"] + p["b_vocab"]).argmax(axis=1)
+                captions[:, t] = np.where(ended, self._null, chosen)
+                ended |= chosen == self._end
+                if bug != "word_not_fed_back":
+                    word = chosen
             return captions
     return CaptioningRNN
 
@@ -299,6 +303,8 @@ _H = {
                       "of step t+1 as dnext_c of step t.",
     "mask_ignored": "The <NULL> padding seems to be counted: pass mask = (captions_out != "
                     "<NULL>) to temporal_softmax_loss so padded steps do not count.",
+    "mask_from_inputs": "The mask belongs to the targets: mask = (captions_out != <NULL>). It "
+                        "looks computed from captions_in, one step off.",
     "not_averaged": "The loss should be averaged over the minibatch (divided by N); it looks "
                     "summed.",
     "averaged_over_time": "The loss is summed over time and averaged over the minibatch only; "
@@ -309,6 +315,9 @@ _H = {
                        "at the first step.",
     "start_token_included": "The returned captions do not include <START>: captions[:, 0] is "
                             "the first generated word.",
+    "word_not_fed_back": "Feed each chosen word back in: the input of step t+1 is the word "
+                         "chosen at step t (W_embed[word]). It looks like every step reads "
+                         "<START>.",
     "h0_zero": "The first hidden state comes from the image: h0 = features @ W_proj + b_proj.",
 }
 
@@ -330,9 +339,10 @@ MISTAKES = (
     + [Mistake("word_embedding_backward", "repeated_words_once", _H["repeated_words_once"],
                word_embedding_backward_repeated_words_once)]
     + _entries("captioning_loss", _captioning_loss,
-               ["mask_ignored", "not_averaged", "averaged_over_time", "not_shifted"])
+               ["mask_ignored", "mask_from_inputs", "not_averaged", "averaged_over_time",
+                "not_shifted"])
     + _entries("captioning_sample", _captioning_sample,
-               ["start_from_null", "start_token_included", "h0_zero"])
+               ["start_from_null", "start_token_included", "h0_zero", "word_not_fed_back"])
     + _entries("lstm_step_forward", _lstm_step_forward,
                ["gate_order_ifgo", "no_tanh_c", "sigmoid_g"])
     + _entries("lstm_step_backward", _lstm_step_backward,

@@ -11,8 +11,10 @@ Conventions
 * Shapes: N minibatch, T time steps, D input size, H hidden size,
   V vocabulary size, W word-vector size.
 * Every layer is a ``*_forward -> out, cache`` / ``*_backward(dout, cache)``
-  pair. Caches are small NamedTuples with named fields; they hold references
-  (and views), never copies, and backward passes never modify their inputs.
+  pair. The caches are the named tuples of ``assignment.caches`` (the students
+  have the same types); they hold references (and views), never copies, and
+  backward passes never modify their inputs. Backward units are graded on
+  caches made by these forward passes on hidden inputs.
 * LSTM gates are stacked in one matrix in the order i, f, o, g: columns
   [0:H] input gate, [H:2H] forget gate, [2H:3H] output gate, [3H:4H] the
   candidate cell value g.
@@ -24,12 +26,12 @@ Conventions
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
 
 import numpy as np
 
 from assignment import backend
 from assignment.backend import scatter_add, xp
+from assignment.caches import LSTMCache, LSTMStepCache, RNNCache, RNNStepCache, WordEmbeddingCache
 from assignment.layers import (
     sigmoid,
     temporal_affine_backward,
@@ -46,34 +48,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------- vanilla RNN
-
-
-class RNNStepCache(NamedTuple):
-    """What :func:`rnn_step_backward` needs from one step."""
-
-    x: object       # (N, D) input at this step
-    prev_h: object  # (N, H) previous hidden state
-    Wx: object      # (D, H)
-    Wh: object      # (H, H)
-    next_h: object  # (N, H) tanh output: its derivative is 1 - next_h**2
-
-
-class RNNCache(NamedTuple):
-    """What :func:`rnn_backward` needs: the whole sequence, stored once.
-
-    The per-step caches are views into these arrays, rebuilt in the backward
-    pass, so no hidden state is stored twice.
-    """
-
-    x: object   # (N, T, D)
-    h0: object  # (N, H)
-    Wx: object  # (D, H)
-    Wh: object  # (H, H)
-    h: object   # (N, T, H) all hidden states
-
-    def step(self, t):
-        prev_h = self.h0 if t == 0 else self.h[:, t - 1]
-        return RNNStepCache(self.x[:, t], prev_h, self.Wx, self.Wh, self.h[:, t])
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -175,11 +149,6 @@ def rnn_backward(dh, cache):
 # ------------------------------------------------------------------ word embedding
 
 
-class WordEmbeddingCache(NamedTuple):
-    x: object  # (N, T) word indices
-    W: object  # (V, W) embedding matrix (only its shape and dtype are needed)
-
-
 def word_embedding_forward(x, W):
     """Look up the vector of every word: out[n, t] = W[x[n, t]].
 
@@ -213,27 +182,6 @@ def word_embedding_backward(dout, cache):
 
 
 # --------------------------------------------------------------------------- LSTM
-
-
-class LSTMStepCache(NamedTuple):
-    """What :func:`lstm_step_backward` needs from one step."""
-
-    x: object       # (N, D) input at this step
-    prev_h: object  # (N, H)
-    prev_c: object  # (N, H)
-    Wx: object      # (D, 4H)
-    Wh: object      # (H, 4H)
-    i: object       # (N, H) input gate, sigmoid
-    f: object       # (N, H) forget gate, sigmoid
-    o: object       # (N, H) output gate, sigmoid
-    g: object       # (N, H) candidate cell value, tanh
-    tanh_c: object  # (N, H) tanh(next_c)
-
-
-class LSTMCache(NamedTuple):
-    """What :func:`lstm_backward` needs: the cache of every step, in order."""
-
-    steps: list  # T LSTMStepCache
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
@@ -439,6 +387,8 @@ class CaptioningRNN:
             "W_vocab": rng.standard_normal((H, V)) / np.sqrt(H),
             "b_vocab": np.zeros(V),
         }
+        if cell_type == "lstm":
+            host["b"][H:2 * H] = 1.0  # forget-gate bias 1: the cell remembers by default
         self.params = {k: backend.asarray(v, dtype=dtype) for k, v in host.items()}
 
     # ------------------------------------------------------------------ training

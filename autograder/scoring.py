@@ -9,12 +9,19 @@ students' own check (``assignment.checks.judge_case``).
 
 Rules:
 * an output earns its points only if it is right on every case;
+* a backward unit was run on the grader's caches (made by the reference
+  forward pass on the case's hidden inputs), so its gradients are judged
+  against the reference alone: a wrong forward pass costs only its own unit;
 * a unit that uses other student functions was run twice, with replay stubs
   of the reference and with the student's own functions: right either way is
-  right (one mistake is charged once);
-* a gradient whose own forward pass is wrong on a case is accepted if it is
-  the numerical gradient of that forward pass, computed here from the raw
-  forward evaluations in the record;
+  right (one mistake is charged once); a unit without helpers has one run;
+* a loss that equals the loss of a known mistake keeps the gradients that
+  equal that same mistake's gradients (``checks.judge_case``; the mistakes'
+  outputs are in the references file only);
+* the only thing believed from a record is the student's outputs on the
+  hidden inputs, each judged against values the sandbox never holds; every
+  other field (failures, in-place changes, printing, warnings, an instructor
+  file opened) can only take points away or add feedback text;
 * the record is untrusted input: the first valid record of the unit in the
   cell's outputs counts; anything malformed (bad JSON or base64, pickles,
   wrong shapes or dtypes, NaN, huge arrays, extra keys) is never unpickled,
@@ -46,7 +53,7 @@ __all__ = ["RECORD_MIME", "OutputScore", "UnitScore", "score_unit", "ScoringSetu
 
 RECORD_MIME = "application/vnd.rnn-assignment.record+json"
 RECORD_FORMAT = "rnn-assignment-record"
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # as rnn_grading_kernel.RECORD_VERSION
 MAX_RECORD_CHARS = 48 * 2 ** 20      # base64 text of one record
 MAX_ARRAY_BYTES = 16 * 2 ** 20       # one array in a record
 MAX_OUTPUT_ELEMENTS = 20_000         # as in the kernel: a right output has a few hundred
@@ -165,7 +172,7 @@ class _Placeholder:
         self.type_name = type_name
 
 
-def _value(entry, arrays, limit=MAX_OUTPUT_ELEMENTS):
+def _value(entry, arrays):
     """One recorded value: an array, None (not returned) or a placeholder with its message."""
     if not isinstance(entry, dict):
         raise _BadRecord("value expected")
@@ -173,7 +180,7 @@ def _value(entry, arrays, limit=MAX_OUTPUT_ELEMENTS):
         a = arrays.get(entry["array"]) if isinstance(entry["array"], str) else None
         if a is None:
             raise _BadRecord("unknown array")
-        if a.size > limit:
+        if a.size > MAX_OUTPUT_ELEMENTS:
             return _Placeholder(("too_large", tuple(a.shape)))
         return a
     if entry.get("missing") is True:
@@ -191,10 +198,10 @@ def _value(entry, arrays, limit=MAX_OUTPUT_ELEMENTS):
     raise _BadRecord("unknown value")
 
 
-def _values(entries, names, arrays, limit=MAX_OUTPUT_ELEMENTS) -> dict:
+def _values(entries, names, arrays) -> dict:
     if not isinstance(entries, dict):
         raise _BadRecord("values expected")
-    return {k: _value(entries[k], arrays, limit) for k in names if k in entries}
+    return {k: _value(entries[k], arrays) for k in names if k in entries}
 
 
 def _names(value, allowed) -> list:
@@ -203,7 +210,7 @@ def _names(value, allowed) -> list:
     return [v for v in value if v in allowed]
 
 
-def _case_run(unit, case, entry, arrays) -> CaseRun:
+def _case_run(unit, entry, arrays) -> CaseRun:
     """A CaseRun from one untrusted case entry."""
     p = PROTOCOLS[unit]
     if not isinstance(entry, dict):
@@ -224,23 +231,12 @@ def _case_run(unit, case, entry, arrays) -> CaseRun:
         return CaseRun(failure=StudentCodeError(
             _text(failure.get("message")), not_implemented=_flag(failure.get("not_implemented")),
             timed_out=_flag(failure.get("timed_out"))), captured=captured)
-    forward_names = ("loss",) if p.kind == "loss" else p.forward_outputs
-    gradients = [n for n in p.outputs if n.startswith("d")] if p.kind in ("backward", "loss") \
-        else []
     outputs = _values(entry.get("outputs"), p.outputs, arrays)
     placeholders = {k: v for k, v in outputs.items() if isinstance(v, _Placeholder)}
     outputs = {k: (None if k in placeholders else v) for k, v in outputs.items()}
-    forward = {k: v for k, v in _values(entry.get("forward", {}), forward_names, arrays).items()
-               if not isinstance(v, _Placeholder)}
-    # evidence: its shape is checked against the case when it is used
-    evidence = {k: v for k, v in _values(entry.get("evidence", {}), gradients, arrays,
-                                         limit=MAX_ARRAY_BYTES).items()
-                if isinstance(v, np.ndarray)}
-    execution = Execution(outputs, forward, None,
-                          [case.inputs[k] for k in p.upstream] if p.kind == "backward" else [],
-                          _names(entry.get("changed", []), p.inputs),
-                          _names(entry.get("changed_upstream", []), p.upstream),
-                          evidence=evidence)
+    # in-place changes only add notes (and a hint to a wrong output)
+    execution = Execution(outputs, _names(entry.get("changed", []), p.inputs),
+                          _names(entry.get("changed_upstream", []), p.upstream))
     run = CaseRun(execution, captured=captured)
     run.placeholders = placeholders
     return run
@@ -263,7 +259,11 @@ def _parse(unit, record, unit_checks, fingerprint) -> list:
     if record.get("secret_fingerprint") != fingerprint:
         raise _BadRecord("recorded on the inputs of another course")
     runs = record.get("runs")
-    if not isinstance(runs, list) or not 1 <= len(runs) <= 2:
+    # the kernel's runs: [stubs] or [stubs, own functions] for a unit with helpers, [own]
+    # otherwise; anything else could offer a second guess at the answers
+    stubs = [r.get("stubs") if isinstance(r, dict) else None for r in runs] \
+        if isinstance(runs, list) else None
+    if stubs not in (([True], [True, False]) if UNITS[unit].uses else ([False],)):
         raise _BadRecord("runs expected")
     arrays = _arrays(record.get("arrays"))
     parsed = []
@@ -271,7 +271,7 @@ def _parse(unit, record, unit_checks, fingerprint) -> list:
         cases = run.get("cases") if isinstance(run, dict) else None
         if not isinstance(cases, list) or len(cases) != len(unit_checks.cases):
             raise _BadRecord("one entry per case expected")
-        parsed.append([_case_run(unit, c, e, arrays) for c, e in zip(unit_checks.cases, cases)])
+        parsed.append([_case_run(unit, e, arrays) for e in cases])
     return parsed
 
 

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assignment import checks
-from assignment.checks import check_unit
+from assignment import caches, checks
+from assignment.caches import RNNStepCache
+from assignment.checks import PROTOCOLS, check_unit
 from assignment.layers import (
     temporal_affine_backward,
     temporal_affine_forward,
@@ -135,7 +136,7 @@ def test_every_known_mistake_is_named_with_its_hint(mistake, grading, capsys):
     cases = _public_mistake_cases(mistake)
     if cases:  # visible on the public case: the student's own check says so
         with pytest.raises(AssertionError, match=mistake.unit):
-            check_unit(mistake.unit, mistake.impl, namespace=REFERENCE_FUNCTIONS)
+            check_unit(mistake.unit, mistake.impl)
         out = capsys.readouterr().out
         wrong = set(re.findall(r"^  (\w+) +WRONG", out, re.M))
         assert wrong and wrong <= {k for c in cases for k in c.mistakes[mistake.name]}
@@ -169,21 +170,21 @@ def test_not_implemented_is_a_friendly_line(capsys):
         def rnn_step_forward(x, prev_h, Wx, Wh, b):
             raise NotImplementedError
     """)
-    with pytest.raises(AssertionError, match="rnn_step_forward is not implemented yet"):
+    with pytest.raises(AssertionError, match="rnn_step_forward is not implemented yet") as err:
         check_unit("rnn_step_forward", ns["rnn_step_forward"])
+    assert "in the cell with `def rnn_step_forward`" in str(err.value)
     out = capsys.readouterr().out
-    assert "replace `# YOUR CODE HERE`" in out
-    assert "Traceback" not in out
+    assert out == ""  # the one line of the error says it all
 
 
 def test_autograde_mode_prints_without_raising(monkeypatch, capsys):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     buggy = next(m for m in MISTAKES if m.name == "transposed_dWh")
-    check_unit(buggy.unit, buggy.impl, namespace=REFERENCE_FUNCTIONS)
+    check_unit(buggy.unit, buggy.impl)
     out = capsys.readouterr().out
     assert "Checking rnn_step_backward" in out and "dWh wrong on the public case" in out
     # the visible part of a graded cell is left to the hidden part, which runs the public case
-    check_unit(buggy.unit, buggy.impl, graded=True, namespace=REFERENCE_FUNCTIONS)
+    check_unit(buggy.unit, buggy.impl, graded=True)
     out = capsys.readouterr().out
     assert "not repeated while grading" in out and "dWh" not in out
 
@@ -304,31 +305,77 @@ def test_the_captioning_loss_is_not_charged_for_a_wrong_embedding_backward(gradi
     assert ns == before
 
 
-def test_a_backward_pass_right_for_its_own_wrong_forward_earns_its_points(grading, capsys):
-    ns = notebook("""
-        def rnn_forward(x, h0, Wx, Wh, b):  # transposed Wh, inline
-            h, prev_h = [], h0
-            for t in range(x.shape[1]):
-                prev_h = np.tanh(x[:, t] @ Wx + prev_h @ Wh.T + b)
-                h.append(prev_h)
-            h = np.stack(h, axis=1)
-            return h, (x, h0, Wx, Wh, h)
-        def rnn_backward(dh, cache):  # the exact derivative of that forward pass
-            x, h0, Wx, Wh, h = cache
-            dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
-            db, dprev = np.zeros(Wh.shape[0]), np.zeros_like(h0)
-            for t in reversed(range(x.shape[1])):
-                prev_h = h0 if t == 0 else h[:, t - 1]
-                da = (dh[:, t] + dprev) * (1 - h[:, t] ** 2)
-                dx[:, t], dprev = da @ Wx.T, da @ Wh
-                dWx += x[:, t].T @ da
-                dWh += (prev_h.T @ da).T
-                db += da.sum(axis=0)
-            return dx, dprev, dWx, dWh, db
-    """)
+RIGHT_RNN_BACKWARD = """
+def rnn_backward(dh, cache):
+    x, h0, Wx, Wh, h = cache
+    dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
+    db, dprev = np.zeros(Wh.shape[0]), np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        prev_h = h0 if t == 0 else h[:, t - 1]
+        da = (dh[:, t] + dprev) * (1 - h[:, t] ** 2)
+        dx[:, t], dprev = da @ Wx.T, da @ Wh.T
+        dWx += x[:, t].T @ da
+        dWh += prev_h.T @ da
+        db += da.sum(axis=0)
+    return dx, dprev, dWx, dWh, db
+"""
+
+
+@pytest.mark.parametrize("forward", [
+    """
+    def rnn_forward(x, h0, Wx, Wh, b):  # transposed Wh, inline
+        h, prev_h = [], h0
+        for t in range(x.shape[1]):
+            prev_h = np.tanh(x[:, t] @ Wx + prev_h @ Wh.T + b)
+            h.append(prev_h)
+        h = np.stack(h, axis=1)
+        return h, (x, h0, Wx, Wh, h)
+    """,
+    """
+    def rnn_forward(x, h0, Wx, Wh, b):  # nothing done
+        return None, None
+    """,
+    """
+    def rnn_forward(x, h0, Wx, Wh, b):  # not even defined properly
+        raise NotImplementedError
+    """], ids=["transposed", "empty", "not implemented"])
+def test_a_wrong_forward_pass_costs_only_its_own_points(forward, grading, capsys):
+    ns = notebook(forward, RIGHT_RNN_BACKWARD)
     assert grade_unit("rnn_forward", ns["rnn_forward"], ns) == 0.0
+    assert check_unit("rnn_backward", ns["rnn_backward"]) is None  # the public check agrees
     assert grade_unit("rnn_backward", ns["rnn_backward"], ns) == 10.0
-    assert "accepted as the gradient of your own rnn_forward" in capsys.readouterr().out
+
+
+def test_a_backward_pass_gets_a_fresh_grader_cache_and_never_calls_the_forward_pass(grading):
+    seen = []
+    ns = notebook("""
+        from assignment.caches import RNNStepCache
+        def rnn_step_forward(x, prev_h, Wx, Wh, b):
+            raise AssertionError("the forward pass is not called to grade the backward pass")
+        def rnn_step_backward(dnext_h, cache):
+            seen.append((type(cache), cache.next_h.copy()))
+            x, prev_h, Wx, Wh, next_h = cache
+            da = dnext_h * (1 - next_h ** 2)
+            next_h[...] = 0  # scribbling on the cache changes nothing for the next call
+            return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+    """, seen=seen)
+    assert grade_unit("rnn_step_backward", ns["rnn_step_backward"], ns) == 10.0
+    assert {kind for kind, _ in seen} == {RNNStepCache}
+    assert all(bool(next_h.any()) for _, next_h in seen)
+
+
+def test_the_public_check_of_a_backward_pass_uses_the_stored_cache(capsys):
+    ns = notebook(CORRECT_RNN, """
+        def rnn_step_forward(x, prev_h, Wx, Wh, b):  # wrong: tanh missing
+            next_h = x @ Wx + prev_h @ Wh + b
+            return next_h, (x, prev_h, Wx, Wh, next_h)
+    """)
+    cache = checks.public_checks()["rnn_step_backward"].cases[0].inputs["cache"]
+    assert type(cache) is RNNStepCache and cache.next_h.shape == (4, 6)
+    with pytest.raises(AssertionError):
+        check_unit("rnn_step_forward", ns["rnn_step_forward"])
+    check_unit("rnn_step_backward", ns["rnn_step_backward"])
+    assert "rnn_step_backward: all outputs match" in capsys.readouterr().out
 
 
 def test_a_trivial_forward_with_a_zero_backward_earns_nothing(grading):
@@ -429,8 +476,8 @@ def test_hidden_feedback_never_shows_a_hidden_value(grading, capsys):
     out = capsys.readouterr().out
     hidden = [c for c in load_cases(grading)["rnn_step_backward"].cases if c.hidden]
     values = np.abs(np.concatenate([np.ravel(a) for c in hidden for group in
-                                    (c.inputs, c.expected, c.forward_expected)
-                                    for a in group.values()]))
+                                    (c.inputs, c.expected, caches.to_arrays(c.inputs["cache"])[1])
+                                    for k, a in group.items() if k != "cache"]))
     for value, sig in _significant_tokens(out):
         resolution = 10.0 ** (math.floor(math.log10(value)) - sig + 1) if value else 0
         assert not np.any(np.abs(values - value) <= resolution), f"{value} leaked:\n{out}"
@@ -505,10 +552,15 @@ def test_the_committed_public_checks_are_a_fresh_build(tmp_path):
         for a, b in zip(old.cases, unit.cases):
             assert (a.dims, a.settings) == (b.dims, b.settings)
             assert a.mistakes.keys() == b.mistakes.keys()
-            for group in ("inputs", "expected", "forward_expected"):
-                x, y = getattr(a, group), getattr(b, group)
+            assert ("cache" in a.inputs) == (PROTOCOLS[name].kind == "backward")
+            groups = [(a.inputs, b.inputs), (a.expected, b.expected)]
+            if "cache" in a.inputs:  # a backward case: the cache of the reference forward pass
+                assert type(a.inputs["cache"]) is type(b.inputs["cache"])
+                groups.append((caches.to_arrays(a.inputs["cache"])[1],
+                               caches.to_arrays(b.inputs["cache"])[1]))
+            for x, y in groups:
                 assert x.keys() == y.keys()
-                for k in x:
+                for k in (k for k in x if k != "cache"):
                     assert x[k].dtype == y[k].dtype and np.allclose(x[k], y[k], rtol=1e-12, atol=0)
     assert not any(c.hidden for u in committed.values() for c in u.cases)
     assert os.path.getsize(checks.PUBLIC_CHECKS) < 400_000

@@ -204,6 +204,8 @@ def test_rnn_and_lstm_layer_solutions_equal_the_answer_key(solutions, shape):
         *mine, my_cache = solutions[step_forward](*args)
         *key, key_cache = getattr(ref, step_forward)(*args)
         _same(tuple(mine), tuple(key), step_forward)
+        # the same cache type (assignment.caches): backward units are graded on the key's
+        assert type(my_cache) is type(key_cache), step_forward
         _same(solutions[step_backward](*upstream, my_cache),
               getattr(ref, step_backward)(*upstream, key_cache), step_backward)
 
@@ -212,6 +214,7 @@ def test_rnn_and_lstm_layer_solutions_equal_the_answer_key(solutions, shape):
         mine, my_cache = solutions[f"{prefix}_forward"](*args)
         key, key_cache = getattr(ref, f"{prefix}_forward")(*args)
         _same(mine, key, f"{prefix}_forward")
+        assert type(my_cache) is type(key_cache), f"{prefix}_forward"
         _same(solutions[f"{prefix}_backward"](dh, my_cache),
               getattr(ref, f"{prefix}_backward")(dh, key_cache), f"{prefix}_backward")
 
@@ -224,6 +227,7 @@ def test_word_embedding_solutions_equal_the_answer_key(solutions):
     mine, my_cache = solutions["word_embedding_forward"](x, W)
     key, key_cache = ref.word_embedding_forward(x, W)
     _same(mine, key, "word_embedding_forward")
+    assert type(my_cache) is type(key_cache)
     _same(solutions["word_embedding_backward"](dout, my_cache),
           ref.word_embedding_backward(dout, key_cache), "word_embedding_backward")
 

@@ -643,8 +643,12 @@ def test_parameters_have_the_standard_names_shapes_and_dtype(cell_type, G):
     assert shapes == {"W_embed": (V, 4), "W_proj": (7, 5), "b_proj": (5,), "Wx": (4, G),
                       "Wh": (5, G), "b": (G,), "W_vocab": (5, V), "b_vocab": (V,)}
     assert all(p.dtype == np.float32 for p in model.params.values())
-    for name in ("b_proj", "b", "b_vocab"):
+    for name in ("b_proj", "b_vocab"):
         np.testing.assert_array_equal(model.params[name], 0.0)
+    # zero biases, but for the LSTM's forget gate (block [H:2H] of i, f, o, g): 1
+    forget = np.zeros(G, dtype=bool)
+    forget[5:10] = cell_type == "lstm"
+    np.testing.assert_array_equal(model.params["b"], np.where(forget, 1.0, 0.0))
 
 
 def test_initial_weights_have_the_standard_scales():

@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 import yaml
 
+from assignment import caches
 from assignment.checks import read_check_file
 from autograder.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.hidden_cases import UNITS
@@ -279,8 +280,11 @@ def _reference_numbers(path, per_array=5):
         for case in unit.cases:
             if not case.hidden:
                 continue
-            for values in (case.inputs, case.expected):
-                for arr in values.values():
+            groups = [case.inputs, case.expected]
+            if "cache" in case.inputs:  # a backward case's cache: hidden forward values
+                groups.append(caches.to_arrays(case.inputs["cache"])[1])
+            for values in groups:
+                for arr in (v for k, v in values.items() if k != "cache"):
                     flat = np.asarray(arr, dtype=float).ravel()
                     for v in flat[(abs(flat) > 0.01) & (abs(flat) < 100)][:per_array]:
                         numbers.add(f"{v:.6f}")

@@ -6,8 +6,10 @@ references file of a test secret, and RNN_ASSIGNMENT_REFERENCES is unset (the
 sandbox has none). Every published record goes through
 ``score_unit`` exactly as the coordinator will do it. Checked here:
 * the reference earns every point; one wrong gradient costs only its points;
-* one mistake is charged once: replay stubs stand in for a broken helper, and
-  a gradient of the student's own wrong forward pass earns its points;
+* one mistake is charged once: replay stubs stand in for a broken helper, a
+  backward pass is graded on the grader's cache (a wrong forward pass costs
+  only its own points), and a loss wrong the way of a known mistake keeps the
+  gradients of that mistake;
 * the kernel never holds an expected value, and numpy monkeypatched in the
   kernel changes nothing;
 * forged or garbage records earn nothing and never raise; records are capped;
@@ -28,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assignment import caches
+from assignment.checks import PROTOCOLS
 from assignment.layers import (
     temporal_affine_backward,
     temporal_affine_forward,
@@ -104,19 +108,21 @@ def rnn_step_backward(dnext_h, cache):  # forgets tanh' everywhere
 """
 
 STUDENT_RNN = """
-def rnn_forward(x, h0, Wx, Wh, b):
-    h, caches, prev_h = [], [], h0
-    for t in range(x.shape[1]):
-        prev_h, cache = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
-        h.append(prev_h)
-        caches.append(cache)
-    return np.stack(h, axis=1), caches
+from assignment.caches import RNNCache
 
-def rnn_backward(dh, caches):
+def rnn_forward(x, h0, Wx, Wh, b):
+    h, prev_h = [], h0
+    for t in range(x.shape[1]):
+        prev_h, _ = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
+        h.append(prev_h)
+    h = np.stack(h, axis=1)
+    return h, RNNCache(x, h0, Wx, Wh, h)
+
+def rnn_backward(dh, cache):
     N, T, H = dh.shape
     dx, dprev, grads = [None] * T, np.zeros((N, H)), None
     for t in reversed(range(T)):
-        dx[t], dprev, dWx, dWh, db = rnn_step_backward(dh[:, t] + dprev, caches[t])
+        dx[t], dprev, dWx, dWh, db = rnn_step_backward(dh[:, t] + dprev, cache.step(t))
         step = (dWx, dWh, db)
         grads = step if grads is None else tuple(g + s for g, s in zip(grads, step))
     return (np.stack(dx, axis=1), dprev) + grads
@@ -180,7 +186,7 @@ def test_rnn_backward_is_not_charged_for_a_broken_rnn_step_backward(references):
     assert score.score == 10.0, "\n".join(score.lines)
 
 
-def test_a_gradient_of_the_students_own_wrong_forward_pass_earns_its_points(references):
+def test_a_backward_pass_on_a_wrong_forward_pass_is_judged_on_the_grader_cache(references):
     ns = notebook("""
         def rnn_forward(x, h0, Wx, Wh, b):  # transposed Wh, inline
             h, prev_h = [], h0
@@ -189,7 +195,7 @@ def test_a_gradient_of_the_students_own_wrong_forward_pass_earns_its_points(refe
                 h.append(prev_h)
             h = np.stack(h, axis=1)
             return h, (x, h0, Wx, Wh, h)
-        def rnn_backward(dh, cache):  # the exact derivative of that forward pass
+        def rnn_backward(dh, cache):  # the exact derivative of that (wrong) forward pass
             x, h0, Wx, Wh, h = cache
             dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
             db, dprev = np.zeros(Wh.shape[0]), np.zeros_like(h0)
@@ -203,12 +209,55 @@ def test_a_gradient_of_the_students_own_wrong_forward_pass_earns_its_points(refe
             return dx, dprev, dWx, dWh, db
     """)
     assert graded("rnn_forward", ns["rnn_forward"], ns, references).score == 0.0
+    # Before grader caches this pair earned 10 ("the gradient of your own forward pass"),
+    # judged from evidence the kernel reported, which a forger could make up. Now the
+    # backward pass is judged as a backward pass of the layer the notebook specifies: it
+    # propagates through Wh instead of Wh.T, so every output that depends on the carried
+    # gradient is wrong; dx, dWx and db are right only on the T=1 case, hence 0 too.
     score = graded("rnn_backward", ns["rnn_backward"], ns, references)
-    assert score.score == 10.0, "\n".join(score.lines)
-    assert "accepted as the gradient of your own rnn_forward" in "\n".join(score.lines)
+    assert earned(score) == {"dx": 0, "dh0": 0, "dWx": 0, "dWh": 0, "db": 0}, \
+        "\n".join(score.lines)
+    assert "your own" not in "\n".join(score.lines)
 
 
-def test_a_loss_gradient_of_the_students_own_wrong_loss_earns_its_points(references):
+LOSS_MISTAKES = [m for m in MISTAKES if m.unit == "captioning_loss"]
+
+
+@pytest.mark.parametrize("mistake", LOSS_MISTAKES, ids=lambda m: m.name)
+def test_a_known_loss_mistake_costs_only_the_loss(mistake, references):
+    score = graded("captioning_loss", mistake.impl, dict(REFERENCE_FUNCTIONS), references)
+    points = UNITS["captioning_loss"].outputs
+    assert earned(score) == {k: (0 if k == "loss" else v) for k, v in points.items()}, \
+        "\n".join(score.lines)
+    text = "\n".join(score.lines)
+    assert mistake.hint in text and "one mistake is charged once" in text
+
+
+@pytest.mark.parametrize("edit", [
+    ("mask = captions_out != self._null", "mask = np.ones_like(captions_out, dtype=bool)"),
+    ("loss, dscores = temporal_softmax_loss(scores, captions_out, mask)",
+     "loss, dscores = temporal_softmax_loss(scores, captions_out, mask)\n"
+     "        loss, dscores = loss * len(features), dscores * len(features)")],
+    ids=["mask ignored", "not averaged"])
+def test_a_known_loss_mistake_in_the_rnn_notebook_costs_only_the_loss(edit, references):
+    # The RNN notebook has no LSTM layers: on the LSTM cases the model's calls to
+    # lstm_forward / lstm_backward are answered by the replay tables, which hold the calls
+    # of the known loss mistakes too (their upstream gradients differ from the right ones)
+    from test_checks_and_grading import STUDENT_MODEL
+    assert STUDENT_MODEL.count(edit[0]) == 1
+    own = ("rnn_forward", "rnn_backward", "word_embedding_forward", "word_embedding_backward")
+    ns = notebook(STUDENT_MODEL.replace(*edit), ReferenceModel=ref.CaptioningRNN,
+                  temporal_affine_forward=temporal_affine_forward,
+                  temporal_affine_backward=temporal_affine_backward,
+                  temporal_softmax_loss=temporal_softmax_loss,
+                  **{k: REFERENCE_FUNCTIONS[k] for k in own})
+    score = graded("captioning_loss", ns["CaptioningRNN"], ns, references)
+    points = UNITS["captioning_loss"].outputs
+    assert earned(score) == {k: (0 if k == "loss" else v) for k, v in points.items()}, \
+        "\n".join(score.lines)
+
+
+def test_an_unknown_wrong_loss_earns_no_gradient_credit(references):
     class DoubleLoss(ref.CaptioningRNN):
         """Twice the right loss, and exactly its gradients."""
 
@@ -216,8 +265,31 @@ def test_a_loss_gradient_of_the_students_own_wrong_loss_earns_its_points(referen
             loss, grads = super().loss(features, captions)
             return 2 * loss, {k: 2 * v for k, v in grads.items()}
 
+    # Before, these gradients earned 16 as "the gradients of your own loss", from loss
+    # values the kernel reported (forgeable). Twice the loss is no known mistake (it
+    # equals "not averaged" only on the N=2 case), so nothing in the references vouches
+    # for these gradients: they are wrong, like the loss.
     score = graded("captioning_loss", DoubleLoss, dict(REFERENCE_FUNCTIONS), references)
-    assert earned(score)["loss"] == 0 and score.score == 16.0, "\n".join(score.lines)
+    assert score.score == 0.0, "\n".join(score.lines)
+
+
+def test_a_known_loss_mistake_with_other_gradients_keeps_nothing_but_the_right_ones(references):
+    mask_ignored = next(m.impl for m in LOSS_MISTAKES if m.name == "mask_ignored")
+
+    class HalfDone(mask_ignored):
+        """The loss of a known mistake; dW_vocab right, db_vocab that mistake's, the rest zero."""
+
+        def loss(self, features, captions):
+            loss, grads = super().loss(features, captions)
+            right = ref.CaptioningRNN.loss(self, features, captions)[1]
+            grads = {k: np.zeros_like(v) for k, v in grads.items()} | {
+                "W_vocab": right["W_vocab"], "b_vocab": grads["b_vocab"]}
+            return loss, grads
+
+    score = graded("captioning_loss", HalfDone, dict(REFERENCE_FUNCTIONS), references)
+    assert earned(score) == {"loss": 0, "dW_embed": 0, "dW_proj": 0, "db_proj": 0, "dWx": 0,
+                             "dWh": 0, "db": 0, "dW_vocab": 2, "db_vocab": 2}, \
+        "\n".join(score.lines)
 
 
 # ------------------------------------------------------------ what the kernel holds
@@ -244,8 +316,7 @@ def test_the_grading_inputs_hold_no_expected_value(references, grading_inputs):
     inputs, offsets, boxes = set(), [], []
     for unit in index["units"].values():
         for case in unit["cases"]:
-            # the case's inputs (for a backward case, also the forward values of those
-            # inputs, which its cache holds)
+            # the case's inputs (for a backward case, also its grader-built cache)
             inputs |= keys_in({k: v for k, v in case.items() if k != "calls"})
             for call in case["calls"]:
                 assert set(call) <= {"fn", "grid", "offsets", "id", "tag", "hint", "box"}
@@ -266,10 +337,17 @@ def test_the_grading_inputs_hold_no_expected_value(references, grading_inputs):
     checked = 0
     for name, unit in load_cases(references).items():
         for case in unit.cases:
-            assert all(any(s.shape == np.shape(v) and np.array_equal(s, v) for s in
-                           (stored[k] for k in inputs)) for v in case.inputs.values())
+            # the inputs are there; so is a backward case's cache (forward values on that
+            # case's own inputs), which is no unit's answer: the check of every expected
+            # output below shows it
+            def there(v):
+                return any(s.shape == np.shape(v) and np.array_equal(s, v)
+                           for s in (stored[k] for k in inputs))
+            assert all(there(v) for k, v in case.inputs.items() if k != "cache")
+            if PROTOCOLS[name].kind == "backward":
+                assert all(there(v) for v in caches.to_arrays(case.inputs["cache"])[1].values())
             # (not the known mistakes' outputs: db of a step with N=1 that forgot tanh' is
-            # dnext_h, an input; nor a backward case's forward values: they are its cache)
+            # dnext_h, an input)
             for group in [case.expected]:
                 for output, value in group.items():
                     value = np.asarray(value, dtype=np.float64)

@@ -20,14 +20,16 @@ How a unit is run:
   *replay stubs* in the notebook's namespace (a stub answers a call whose
   arguments are those of a call the reference made on this case, to
   round-off, with the reference's recorded result, and otherwise calls the
-  student's own function), then with the student's own functions; the scorer
-  takes, per output, right either way. The recorded results are sealed
-  (``assignment.replay_seal``): each is encrypted with a key derived from its
-  call's arguments, so reading the tables without doing the work yields
-  nothing;
-* backward and loss units also record the raw evaluations of the student's
-  own forward pass around the inputs (``assignment.checks.collect_evidence``),
-  so the scorer can accept a gradient of a wrong forward pass;
+  student's own function), then with the student's own functions; the scorer takes, per output, right either way.
+  The recorded results are sealed (``assignment.replay_seal``): each is
+  encrypted with a key derived from its call's arguments (to round-off), so
+  reading the tables without doing the work yields nothing; a result that
+  holds a cache decodes to the ``assignment.caches`` class (``cache.step(t)``);
+* a backward unit is called with the upstream gradients and the case's
+  cache from the grading-inputs file (made by the reference forward pass on
+  the case's hidden inputs; a fresh copy per call), never with a cache of the
+  student's own forward pass: nothing the kernel reports about the student's
+  forward pass is needed, or believed;
 * inputs are fresh copies; stdout, stderr (file descriptor 2 too) and warnings
   are captured (nbgrader zeroes a cell that writes to stderr); SIGALRM stops
   a case after CASE_SECONDS and the unit after UNIT_SECONDS;
@@ -42,13 +44,12 @@ float: nbgrader's partial credit). Without ``RNN_GRADING_INPUTS`` the inputs
 are then built from the references into a temporary file.
 
 Record (the JSON value of the display_data): {"format": RECORD_FORMAT,
-"version": 1, "unit", "secret_fingerprint", "runs": [{"stubs": bool,
+"version": 2, "unit", "secret_fingerprint", "runs": [{"stubs": bool,
 "cases": [case entry, one per case in file order]}], "arrays": base64 of an
 uncompressed .npz}. A case entry: {"failure": null or {"message",
-"not_implemented", "timed_out"}, "outputs": {name: value}, "forward": {name:
-value}, "evidence": {name: value}, "changed": [...], "changed_upstream": [...],
-"printed": bool, "stderr": bool, "warnings": [...], "opened_instructor_file":
-bool}; a value is {"array": key}, {"missing": true} (not returned),
+"not_implemented", "timed_out"}, "outputs": {name: value}, "changed": [...],
+"changed_upstream": [...], "printed": bool, "stderr": bool, "warnings": [...],
+"opened_instructor_file": bool}; a value is {"array": key}, {"missing": true} (not returned),
 {"type": type name} (not an array), {"dtype": str, "shape": [...]} (not
 numbers) or {"too_large": true, "shape": [...]}.
 """
@@ -72,7 +73,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assignment import checks, replay_seal
+from assignment import caches, checks, replay_seal
 from assignment.checks import PROTOCOLS, StudentCodeError, StudentTimeout
 
 __all__ = ["grade_unit", "GradingSetupError", "RECORD_MIME", "RECORD_FORMAT", "INPUTS_ENV",
@@ -80,17 +81,14 @@ __all__ = ["grade_unit", "GradingSetupError", "RECORD_MIME", "RECORD_FORMAT", "I
 
 RECORD_MIME = "application/vnd.rnn-assignment.record+json"
 RECORD_FORMAT = "rnn-assignment-record"
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: no forward values or evidence (backward units run on grader caches)
 INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-INPUTS_VERSION = 2
+INPUTS_VERSION = 3  # 3: grader-built caches and sealed replay entries (2 had one or the other)
 SEAL_VERSION = replay_seal.SEAL_VERSION
 INPUTS_ENV = "RNN_GRADING_INPUTS"
 REFERENCES_ENV = "RNN_ASSIGNMENT_REFERENCES"
 CASE_SECONDS = float(os.environ.get("RNN_ASSIGNMENT_CASE_SECONDS", 10))    # one case
 UNIT_SECONDS = float(os.environ.get("RNN_ASSIGNMENT_UNIT_SECONDS", 25))    # all runs of a unit
-# collecting the evidence of the own forward pass: its own budget, so that slow
-# (but right) code never loses an output's points to it
-EVIDENCE_SECONDS = float(os.environ.get("RNN_ASSIGNMENT_EVIDENCE_SECONDS", 25))
 MAX_OUTPUT_ELEMENTS = 20_000        # the largest right output has a few hundred
 MAX_RECORD_BYTES = 16 * 2 ** 20     # all arrays of one record, before base64
 
@@ -311,7 +309,7 @@ class _Arrays:
     def __init__(self):
         self.arrays, self._keys, self.size = {}, {}, 0
 
-    def value(self, value, limit=MAX_OUTPUT_ELEMENTS) -> dict:
+    def value(self, value) -> dict:
         if value is None:
             return {"missing": True}
         if isinstance(value, checks.TooLarge):  # not copied (assignment.checks._host)
@@ -324,9 +322,9 @@ class _Arrays:
         shape = [int(n) for n in value.shape]
         if value.dtype.kind not in "biuf":
             return {"dtype": str(value.dtype)[:40], "shape": shape}
-        if value.size > limit or self.size + value.nbytes > MAX_RECORD_BYTES:
+        if value.size > MAX_OUTPUT_ELEMENTS or self.size + value.nbytes > MAX_RECORD_BYTES:
             return {"too_large": True, "shape": shape}
-        a = np.ascontiguousarray(value)
+        a = np.ascontiguousarray(value).reshape(value.shape)  # (ascontiguousarray makes 0-d 1-d)
         digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
         if digest not in self._keys:
             self._keys[digest] = f"a{len(self.arrays)}"
@@ -344,33 +342,8 @@ class _Arrays:
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-# A backward case's forward pass counts as right here (no own-forward evidence
-# needed) only when it is much closer than the scorer's tolerance (1e-6): when
-# in doubt, the evidence is collected and the scorer decides.
-FORWARD_GATE = 1e-8
-
-
-def _forward_right(execution, expected) -> bool:
-    """Does the student's forward pass give the case's forward outputs? (plain array operators)"""
-    if not expected:
-        return False
-    try:
-        for name, want in expected.items():
-            got = execution.forward_outputs.get(name)
-            if type(got) is not np.ndarray or got.shape != want.shape:
-                return False
-            got = got.astype(np.float64)
-            worst = (abs(got - want) / (abs(got) + abs(want) + 1e-8)).max(initial=0.0)
-            if not worst <= FORWARD_GATE:  # NaN included
-                return False
-    except Exception:
-        return False
-    return True
-
-
-def _run_case(unit, obj, case, namespace, deadline, evidence_deadline):
-    """Run one case: outputs under the case's time limit, then the evidence under its own."""
-    p = PROTOCOLS[unit]
+def _run_case(unit, obj, case, deadline):
+    """Run one case under the case's time limit (and what is left of the unit's)."""
     entry = {"failure": None, "opened_instructor_file": False}
     inputs = {k: v for k, v in case["inputs"].items()}
     execution = None
@@ -383,20 +356,11 @@ def _run_case(unit, obj, case, namespace, deadline, evidence_deadline):
             failure = None
             try:
                 with _time_limit(min(CASE_SECONDS, remaining)):
-                    execution = checks.execute(unit, obj, inputs, case["settings"], namespace.get)
+                    execution = checks.execute(unit, obj, inputs, case["settings"])
             except StudentCodeError as err:
                 failure = err
             except StudentTimeout:
                 failure = checks.timeout_error(unit)
-        if execution is not None and p.kind in ("backward", "loss") and \
-                not _forward_right(execution, case.get("forward_outputs")):
-            execution.evidence = {}
-            left = evidence_deadline - time.monotonic()
-            try:
-                with _time_limit(min(2 * CASE_SECONDS, left)):
-                    checks.collect_evidence(execution, unit, inputs, into=execution.evidence)
-            except StudentTimeout:
-                pass  # what is complete is kept; the rest gets no credit this way
     entry["opened_instructor_file"] = bool(opened)
     if failure is not None:
         entry["failure"] = {"message": checks.mask_numbers(failure.message)[:500],
@@ -411,12 +375,12 @@ def _run_case(unit, obj, case, namespace, deadline, evidence_deadline):
 def _run_all(unit, obj, namespace, unit_inputs, arrays_in):
     """Every case, with replay stubs first when the unit uses other functions, then without."""
     cases = [{"inputs": {k: arrays_in[key] for k, key in c["inputs"].items()},
-              "settings": c["settings"], "calls": c["calls"],
-              "forward_outputs": {k: arrays_in[key]
-                                  for k, key in c.get("forward_outputs", {}).items()}}
-             for c in unit_inputs["cases"]]
+              "settings": c["settings"], "calls": c["calls"]} for c in unit_inputs["cases"]]
+    for case, c in zip(cases, unit_inputs["cases"]):
+        if c.get("cache"):  # backward units: the grader's cache (execute copies it per call)
+            case["inputs"]["cache"] = caches.from_arrays(
+                c["cache"]["type"], {k: arrays_in[key] for k, key in c["cache"]["arrays"].items()})
     deadline = time.monotonic() + UNIT_SECONDS
-    evidence_deadline = time.monotonic() + UNIT_SECONDS + EVIDENCE_SECONDS
     uses = sorted({c["fn"] for case in cases for c in case["calls"]} |
                   set(unit_inputs.get("uses", ())))
     runs = []
@@ -433,8 +397,7 @@ def _run_all(unit, obj, namespace, unit_inputs, arrays_in):
                 continue
             table = _ReplayTable(case["calls"], arrays_in) if stubs else None
             with (_stubs_in(namespace, uses, table) if stubs else contextlib.nullcontext()):
-                entry, execution = _run_case(unit, obj, case, namespace, deadline,
-                                             evidence_deadline)
+                entry, execution = _run_case(unit, obj, case, deadline)
             timed_out = bool(entry["failure"] and entry["failure"]["timed_out"])
             entries.append((entry, execution))
         runs.append((stubs, entries))
@@ -444,28 +407,19 @@ def _run_all(unit, obj, namespace, unit_inputs, arrays_in):
 
 
 def _record(unit, runs, fingerprint) -> dict:
-    """The record of a unit (see the module docstring); outputs before evidence in the size budget."""
+    """The record of a unit (see the module docstring)."""
     arrays = _Arrays()
     encoded = []
     for stubs, entries in runs:
         cases = []
         for entry, execution in entries:
-            entry = dict(entry, outputs={}, forward={}, evidence={}, changed=[],
-                         changed_upstream=[])
+            entry = dict(entry, outputs={}, changed=[], changed_upstream=[])
             if execution is not None:
                 entry["outputs"] = {k: arrays.value(v) for k, v in execution.outputs.items()}
-                entry["forward"] = {k: arrays.value(v)
-                                    for k, v in execution.forward_outputs.items()}
                 entry["changed"] = list(execution.changed)
                 entry["changed_upstream"] = list(execution.changed_upstream)
             cases.append(entry)
         encoded.append({"stubs": stubs, "cases": cases})
-    for (stubs, entries), run in zip(runs, encoded):
-        for (entry, execution), case in zip(entries, run["cases"]):
-            if execution is not None and execution.evidence:
-                # its size follows from the case's shapes (checked when collected)
-                case["evidence"] = {k: arrays.value(v, limit=MAX_RECORD_BYTES)
-                                    for k, v in execution.evidence.items()}
     return {"format": RECORD_FORMAT, "version": RECORD_VERSION, "unit": unit,
             "secret_fingerprint": fingerprint, "runs": encoded, "arrays": arrays.blob()}
 

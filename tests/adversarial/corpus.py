@@ -25,7 +25,8 @@ grade:
 Scores follow the grading rules of docs/grading-design.md: an output earns
 its points only when right on every case (public and hidden), the functions a
 unit uses are graded with the reference behaviour (one mistake is charged
-once), and a backward pass needs its own forward pass to make its cache.
+once), and a backward pass is graded on caches the grader built (a wrong
+forward pass costs only its own points).
 
 The bombs are bounded (500 forks, 8 GiB), far above the sandbox's limits but
 survivable by a machine where grading runs without them: a grader that forgets
@@ -603,6 +604,11 @@ MUTATIONS = {
     "s08-snoops": (_reads_instructor_files, _network),
     "s09-fakes": (_hard_coded, _ipython_hook),
 }
+
+# Points for work not done: forged records, patched checks, honest mistakes (issue 9, 1)
+from .forgery import FORGERIES  # noqa: E402  (it uses the helpers above)
+
+MUTATIONS.update(FORGERIES)
 
 
 def _combined(results) -> Expected:
