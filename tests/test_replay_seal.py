@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 from collections import namedtuple
 from pathlib import Path
 
@@ -34,14 +33,14 @@ from assignment.layers import (
     temporal_softmax_loss,
 )
 from autograder import reference as ref
-from autograder.hidden_cases import UNITS, build_grading_inputs, build_references
+from autograder.hidden_cases import UNITS
 from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
-from autograder.scoring import score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
+from test_scoring import graded, notebook  # noqa: E402  (the kernel half, then the scorer)
+from test_scoring import grading_inputs, references  # noqa: E402,F401  (module fixtures)
 
-SECRET = b"test_replay_seal secret"
 R = REFERENCE_FUNCTIONS
 
 
@@ -179,16 +178,6 @@ def test_the_sealed_bytes_hold_nothing_of_the_result_and_the_offsets_not_its_arg
 # -------------------------------------------------------------- graded, here
 
 
-@pytest.fixture(scope="module")
-def references(tmp_path_factory):
-    return build_references(SECRET, tmp_path_factory.mktemp("replay") / "references.npz")
-
-
-@pytest.fixture(scope="module")
-def grading_inputs(references):
-    return build_grading_inputs(references, references.with_name("grading_inputs.npz"))
-
-
 @pytest.fixture(autouse=True)
 def sandbox(request, monkeypatch):
     """The environment of a sandboxed grading kernel (for the tests that grade)."""
@@ -196,21 +185,6 @@ def sandbox(request, monkeypatch):
         monkeypatch.setenv(kernel.INPUTS_ENV, str(request.getfixturevalue("grading_inputs")))
         monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-
-
-def notebook(*cells, **names) -> dict:
-    namespace = {"np": np, "__name__": "__notebook__", **names}
-    for cell in cells:
-        exec(compile(textwrap.dedent(cell), "<student cell>", "exec"), namespace)
-    return namespace
-
-
-def graded(unit, obj, namespace, references):
-    published = len(kernel.PUBLISHED)
-    assert kernel.grade_unit(unit, obj, namespace) is None
-    outputs = [{"output_type": "display_data", "data": b, "metadata": {}}
-               for b in kernel.PUBLISHED[published:]]
-    return score_unit(unit, outputs, references)
 
 
 STEPS = """
