@@ -428,8 +428,8 @@ if __name__ == "__main__":
 #
 # What the student's kernel gets while it is graded (rnn_grading_kernel reads
 # it; docs/grading-design.md): every case's inputs and settings (backward
-# cases: with the cache the grader built), and the sealed replay tables, nothing else: no expected output, no mistake output,
-# no secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
+# cases: with the cache the grader built), and the sealed replay tables,
+# nothing else: no expected output, no mistake output, no secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
 #   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 3,
 #                "seal": replay_seal.SEAL_VERSION, "secret_fingerprint": ...,
 #                "units": {unit: {"uses": [...], "cases": [

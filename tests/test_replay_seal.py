@@ -38,6 +38,7 @@ from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
+from test_checks_and_grading import STUDENT_MODEL  # noqa: E402
 from test_scoring import graded, notebook  # noqa: E402  (the kernel half, then the scorer)
 from test_scoring import grading_inputs, references  # noqa: E402,F401  (module fixtures)
 
@@ -335,29 +336,19 @@ def test_a_sequence_right_over_a_wrong_step_keeps_its_points(references):
         assert score.score == UNIT_POINTS["lstm_forward"], (wrong.name, score.lines)
 
 
-MODEL = """
-class CaptioningRNN(ReferenceModel):  # __init__ as given; loss and sample written here
-    def loss(self, features, captions):
-        p = self.params
-        captions_in, captions_out = captions[:, :-1], captions[:, 1:]
-        mask = captions_out != self._null
-        h0 = features @ p["W_proj"] + p["b_proj"]
-        h0 = ROUND_OFF(h0)
-        x, embed_cache = word_embedding_forward(captions_in, p["W_embed"])
-        forward = rnn_forward if self.cell_type == "rnn" else lstm_forward
-        backward = rnn_backward if self.cell_type == "rnn" else lstm_backward
-        h, rnn_cache = forward(x, h0, p["Wx"], p["Wh"], p["b"])
-        scores, vocab_cache = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
-        loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
-        grads = {}
-        dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, vocab_cache)
-        dh = ROUND_OFF(dh)
-        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, rnn_cache)
-        grads["W_embed"] = word_embedding_backward(dx, embed_cache)
-        grads["W_proj"] = features.T @ dh0
-        grads["b_proj"] = dh0.sum(axis=0)
-        return loss, grads
+def _with_round_off(model, **after):
+    """``model`` with ``name = ROUND_OFF(name)`` after the one line starting ``after[name]``."""
+    lines = model.split("\n")
+    for name, start in after.items():
+        [at] = [i for i, line in enumerate(lines) if line.strip().startswith(start)]
+        indent = lines[at][:len(lines[at]) - len(lines[at].lstrip())]
+        lines.insert(at + 1, f"{indent}{name} = ROUND_OFF({name})")
+    return "\n".join(lines)
 
+
+# The student model of test_checks_and_grading, its h0 and dh passed through ROUND_OFF,
+# and a sampler written here
+MODEL = _with_round_off(STUDENT_MODEL, h0="h0 = features @", dh="dh, grads[") + """
     def sample(self, features, max_length=30):
         p = self.params
         N = features.shape[0]

@@ -20,11 +20,12 @@ How a unit is run:
   *replay stubs* in the notebook's namespace (a stub answers a call whose
   arguments are those of a call the reference made on this case, to
   round-off, with the reference's recorded result, and otherwise calls the
-  student's own function), then with the student's own functions; the scorer takes, per output, right either way.
-  The recorded results are sealed (``assignment.replay_seal``): each is
-  encrypted with a key derived from its call's arguments (to round-off), so
-  reading the tables without doing the work yields nothing; a result that
-  holds a cache decodes to the ``assignment.caches`` class (``cache.step(t)``);
+  student's own function), then with the student's own functions; the
+  scorer takes, per output, right either way. The recorded results are
+  sealed (``assignment.replay_seal``): each is encrypted with a key derived
+  from its call's arguments (to round-off), so reading the tables without
+  doing the work yields nothing; a result that holds a cache decodes to the
+  ``assignment.caches`` class (so ``cache.step(t)`` works);
 * a backward unit is called with the upstream gradients and the case's
   cache from the grading-inputs file (made by the reference forward pass on
   the case's hidden inputs; a fresh copy per call), never with a cache of the
