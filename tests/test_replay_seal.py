@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from adversarial.replay_corpus import READ as READ_HELPERS
-from assignment import checks, replay_seal
+from assignment import caches, checks, replay_seal
 from assignment.checks import check_unit
 from assignment.layers import (
     temporal_affine_backward,
@@ -101,6 +101,38 @@ def test_an_entry_opens_under_round_off_and_gives_the_exact_result(seed):
     assert opened[1].__class__.__name__ == "RNNStepCache" and opened[1]._fields == result[1]._fields
     # a list where the reference passed a tuple is the same sequence (as before)
     assert _same_tree(_open(entry, offsets, box, list(args)), result)
+
+
+def test_a_replayed_cache_is_the_assignment_cache_type_and_backward_passes_read_it():
+    """The forward layers' caches in sealed results open as the classes of assignment.caches
+    (RNNCache.step(t) included), and the reference backward passes give the same gradients
+    on a replayed cache as on the one the forward pass made."""
+    rng = np.random.default_rng(7)
+    N, T, D, H, V = 2, 3, 4, 5, 6
+    x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
+    words = rng.integers(0, V, size=(N, T))
+    calls = {"rnn_forward": (x, h0, rng.standard_normal((D, H)), rng.standard_normal((H, H)),
+                             rng.standard_normal(H)),
+             "lstm_forward": (x, h0, rng.standard_normal((D, 4 * H)),
+                              rng.standard_normal((H, 4 * H)), rng.standard_normal(4 * H)),
+             "word_embedding_forward": (words, rng.standard_normal((V, D)))}
+    backward = {"rnn_forward": "rnn_backward", "lstm_forward": "lstm_backward",
+                "word_embedding_forward": "word_embedding_backward"}
+    for fn, args in calls.items():
+        out, cache = R[fn](*args)
+        entry, offsets, box = replay_seal.seal(fn, args, (out, cache))
+        replayed_out, replayed = _open(entry, offsets, box, args)
+        assert type(replayed) is type(cache) is caches.CACHE_TYPES[type(cache).__name__], fn
+        assert np.array_equal(replayed_out, out)
+        if isinstance(replayed, caches.RNNCache):
+            assert all(type(replayed.step(t)) is caches.RNNStepCache for t in range(T))
+        if isinstance(replayed, caches.LSTMCache):
+            assert all(type(step) is caches.LSTMStepCache for step in replayed.steps)
+        dout = rng.standard_normal(np.shape(out))
+        got, want = R[backward[fn]](dout, replayed), R[backward[fn]](dout, cache)
+        for g, w in zip(got if isinstance(got, tuple) else [got],
+                        want if isinstance(want, tuple) else [want]):
+            assert np.array_equal(g, w), fn
 
 
 @pytest.mark.parametrize("seed", range(5))
