@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test data install clean-venv sandbox-tools postgres-tools
+.PHONY: demo test data install clean-venv sandbox-tools postgres-tools browser-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-install: $(STAMP) sandbox-tools postgres-tools
+install: $(STAMP) sandbox-tools postgres-tools browser-tools
 
 data: $(STAMP) sandbox-tools
 	$(BIN)/python -m assignment.synthetic_coco
@@ -26,42 +26,22 @@ data: $(STAMP) sandbox-tools
 demo: data
 	$(BIN)/rnn-assignment demo
 
-test: data postgres-tools
+test: data postgres-tools browser-tools
 	$(BIN)/python -m pytest -q
 
-# The grading sandbox (autograder/sandbox.py) runs student kernels in bubblewrap.
-# Installed with apt when missing and we are root (or sudo works without a
-# password); otherwise a message says how. Silent when bwrap is there.
+# Debian packages some parts need, installed with apt when missing (as root, or with
+# passwordless sudo; otherwise a message says how); silent when they are there.
+#   bubblewrap: the grading sandbox (autograder/sandbox.py); grading and its tests need it
+#   postgresql: the gradebook-server test (tests/test_postgres.py), skipped without it
+#   chromium:   the real-browser test (tests/test_browser.py, driven by Playwright), skipped without it
 sandbox-tools:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "bubblewrap (bwrap) is missing: install it with your package manager (package 'bubblewrap'); grading and the sandbox tests need it."; \
-	  elif [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing bubblewrap (the grading sandbox)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
-	  elif sudo -n true 2>/dev/null; then \
-	    echo "Installing bubblewrap (the grading sandbox)"; \
-	    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
-	  else \
-	    echo "bubblewrap (bwrap) is missing: run 'sudo apt-get install bubblewrap'; grading and the sandbox tests need it."; \
-	  fi; }
+	@scripts/install-if-missing.sh bubblewrap "the grading sandbox; grading and its tests need it" bwrap
 
-# The PostgreSQL gradebook test (tests/test_postgres.py) starts a throwaway server on
-# loopback with Debian's PostgreSQL binaries; installed like bubblewrap when missing
-# (the test is skipped, saying why, where they cannot be installed).
 postgres-tools:
-	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "PostgreSQL server binaries are missing: install PostgreSQL with your package manager to run tests/test_postgres.py (skipped otherwise)."; \
-	  elif [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing PostgreSQL (the gradebook-server test)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  elif sudo -n true 2>/dev/null; then \
-	    echo "Installing PostgreSQL (the gradebook-server test)"; \
-	    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  else \
-	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install postgresql' to run tests/test_postgres.py (skipped otherwise)."; \
-	  fi; }
+	@scripts/install-if-missing.sh postgresql "the gradebook-server test, tests/test_postgres.py" initdb '/usr/lib/postgresql/*/bin/initdb'
+
+browser-tools:
+	@scripts/install-if-missing.sh chromium "the real-browser test, tests/test_browser.py" chromium chromium-browser
 
 clean-venv:
 	rm -rf $(VENV)

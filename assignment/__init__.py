@@ -10,8 +10,29 @@ What is here (students get all of it):
     synthetic_coco  building the offline synthetic dataset (``python -m assignment.synthetic_coco``)
     metrics         BLEU
     plots           loss curves and images with their captions
+    threads         the BLAS thread limit set on import (``ASSIGNMENT_BLAS_THREADS``)
 
 The functions students write themselves live in the notebooks, not here.
+
+Importing the package limits NumPy's BLAS to one thread (faster for the small
+matrices here, and kind to shared machines); set ``ASSIGNMENT_BLAS_THREADS``
+(or ``OPENBLAS_NUM_THREADS``) to choose another number: see ``threads``.
 """
 
 __version__ = "0.1.0"
+
+
+def _limit_threads():
+    from . import threads
+
+    try:
+        threads.limit_blas_threads()
+    except ImportError:  # an environment installed before threadpoolctl was a dependency
+        import warnings
+
+        warnings.warn("threadpoolctl is not installed, so NumPy's BLAS may start one thread per "
+                      "core, which is slow on shared machines. Install it with "
+                      "`pip install threadpoolctl` and restart the kernel.", stacklevel=3)
+
+
+_limit_threads()

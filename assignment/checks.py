@@ -234,31 +234,38 @@ def write_npz(path, arrays: dict) -> Path:
     return path
 
 
-def read_check_header(path) -> dict:
-    """The JSON index of a check file without its units, whatever its version (for its header)."""
+def _check_index(path, data) -> dict:
+    """The JSON index of an open check file (ValueError when it is not one of ours)."""
+    if "__index__" not in data.files:
+        raise ValueError(f"{path} is not a check file of this assignment (no __index__).")
+    index = json.loads(bytes(data["__index__"]).decode())
+    if not isinstance(index, dict) or index.get("format") != FILE_FORMAT:
+        raise ValueError(f"{path} is not a check file of this assignment.")
+    return index
+
+
+def _open_check_file(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Check file not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        if "__index__" not in data.files:
-            raise ValueError(f"{path} is not a check file of this assignment (no __index__).")
-        index = json.loads(bytes(data["__index__"]).decode())
-    if not isinstance(index, dict) or index.get("format") != FILE_FORMAT:
-        raise ValueError(f"{path} is not a check file of this assignment.")
+    return path, np.load(path, allow_pickle=False)
+
+
+def read_check_header(path) -> dict:
+    """The JSON index of a check file without its units, whatever its version (for its header)."""
+    path, data = _open_check_file(path)
+    with data:
+        index = _check_index(path, data)
     index.pop("units", None)
     return index
 
 
 def read_check_file(path) -> tuple[dict, dict]:
     """Read a file written by :func:`write_check_file`: (header, {unit: UnitChecks})."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Check file not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        if "__index__" not in data.files:
-            raise ValueError(f"{path} is not a check file of this assignment (no __index__).")
-        index = json.loads(bytes(data["__index__"]).decode())
-        if index.get("format") != FILE_FORMAT or index.get("version") != FILE_VERSION:
+    path, data = _open_check_file(path)
+    with data:
+        index = _check_index(path, data)
+        if index.get("version") != FILE_VERSION:
             raise ValueError(f"{path} has format {index.get('format')!r} version "
                              f"{index.get('version')!r}; expected {FILE_FORMAT!r} version "
                              f"{FILE_VERSION}. Rebuild it.")

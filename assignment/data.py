@@ -27,13 +27,9 @@ result later in training.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,12 +38,13 @@ import numpy as np
 
 from .backend import asarray, to_numpy
 from .checksums import ChecksumError, read_manifest, verify_manifest
+from .images import DEFAULT_TIMEOUT, ImagePlaceholder, ImageUnavailable, download_image, fetch_images
 
 __all__ = [
     "DataError", "REAL_COCO_DIR", "SYNTHETIC_DIR", "ENV_VAR",
     "resolve_data_dir", "load_coco_data", "verify_data_dir",
     "sample_coco_minibatch", "decode_captions", "caption_tokens",
-    "references_by_image", "load_images", "image_from_url",
+    "references_by_image", "load_images", "image_from_url", "ImagePlaceholder",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -553,43 +550,37 @@ def references_by_image(data, split) -> dict:
     return refs
 
 
-def image_from_url(url: str, timeout: float = 10.0) -> np.ndarray:
+def image_from_url(url: str, timeout: float = DEFAULT_TIMEOUT) -> np.ndarray:
     """Download one image and decode it to uint8 (H, W, 3).
 
-    Raises DataError when the image cannot be fetched (no internet, dead link)
-    or decoded.
+    Raises DataError when the image cannot be fetched (no internet, dead link,
+    no answer within ``timeout`` seconds) or decoded.
     """
-    import matplotlib.image as mpimg
-
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            payload = response.read()
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise DataError(
-            f"Could not download the image {url} ({reason}). Real COCO images are fetched "
-            "from their URLs, which needs internet access; the features, and so training "
-            "and sampling captions, work offline. The synthetic dataset ships its images."
-        ) from None
-    suffix = Path(urllib.parse.urlparse(url).path).suffix.lower().lstrip(".") or None
-    try:
-        image = mpimg.imread(io.BytesIO(payload), format=suffix)
-    except Exception as err:  # Pillow/PNG decoders raise many kinds
-        raise DataError(f"The image at {url} could not be decoded ({err}).") from None
-    if image.dtype != np.uint8:  # PNGs decode to floats in [0, 1]
-        image = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
-    if image.ndim == 2:  # greyscale: repeat into three channels
-        image = np.stack([image] * 3, axis=-1)
-    return image[..., :3]  # drop alpha
+        return download_image(url, timeout)
+    except ImageUnavailable as err:
+        raise _image_error(err) from None
 
 
-def load_images(data, split, image_idxs):
+def _image_error(err: ImageUnavailable) -> DataError:
+    return DataError(
+        f"Could not download the image {err.url} ({err.reason}). Real COCO images are fetched "
+        "from their URLs, which needs internet access; the features, and so training "
+        "and sampling captions, work offline. The synthetic dataset ships its images."
+    )
+
+
+def load_images(data, split, image_idxs, timeout=DEFAULT_TIMEOUT, placeholders=True):
     """The images with feature rows ``image_idxs`` (n,) of ``split``.
 
     Synthetic data: read from ``{split}2014_images.h5``, a uint8 array
-    (n, H, W, 3). Real COCO: downloaded from the URLs (needs internet); the
-    images differ in size, so the result is a list of n uint8 (H_i, W_i, 3)
-    arrays. Raises DataError if an image cannot be fetched.
+    (n, H, W, 3). Real COCO: downloaded from the URLs, in parallel (needs
+    internet); the images differ in size, so the result is a list of n uint8
+    (H_i, W_i, 3) arrays. An image that cannot be had within ``timeout``
+    seconds (dead link, slow or no network) is a grey ``ImagePlaceholder``
+    whose ``reason`` says why, and the plots write that reason on it: a
+    picture never stops the notebook. ``placeholders=False`` raises DataError
+    instead.
     """
     _check_split(split)
     idxs = np.atleast_1d(to_numpy(np.asarray(image_idxs) if isinstance(image_idxs, (list, tuple, int)) else image_idxs))
@@ -608,4 +599,7 @@ def load_images(data, split, image_idxs):
             # h5py reads sorted unique indices; the inverse puts them back in order.
             unique, inverse = np.unique(idxs, return_inverse=True)
             return ds[unique][inverse.reshape(-1)]
-    return [image_from_url(url) for url in data[f"{split}_urls"][idxs]]
+    try:
+        return fetch_images(data[f"{split}_urls"][idxs], timeout, placeholders=placeholders)
+    except ImageUnavailable as err:
+        raise _image_error(err) from None

@@ -364,3 +364,8 @@ def check_loss_gradients(loss_fn, params, grads=None, tol=DEFAULT_TOL, h=1e-5,
     if verbose:
         print(report)
     return report
+
+
+# The other helpers of the CS231n assignments' gradient_check, for reused material.
+from .cs231n_gradient_check import (eval_numerical_gradient_blobs,  # noqa: E402,F401
+                                    eval_numerical_gradient_net, grad_check_sparse)

@@ -60,16 +60,21 @@ def show_image_with_captions(image, generated=None, references=None, ax=None, ti
     """One image with its generated caption (bold) and reference captions below.
 
     Inputs:
-        image: (H, W, 3) uint8 array
+        image: (H, W, 3) uint8 array (a placeholder for an image that could not be
+            downloaded shows the reason instead)
         generated: the model's caption (string or token list), optional
         references: list of reference captions (strings or token lists), optional
     """
     plt = _plt()
-    image = np.asarray(image)
+    image = np.asanyarray(image)  # keeps a placeholder's reason
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image must have shape (H, W, 3), got {image.shape}.")
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(3.2, 4.2))
     ax.imshow(image, interpolation="nearest")
+    if getattr(image, "reason", None) and hasattr(image, "describe"):
+        # an image that could not be downloaded (assignment.images.ImagePlaceholder): say why
+        ax.text(0.5, 0.5, image.describe(), transform=ax.transAxes, ha="center", va="center",
+                fontsize=8, color="0.25", wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:

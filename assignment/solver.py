@@ -24,10 +24,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import optim
 from .backend import asarray
+from .progress import progress_bar, write
 
 _DEFAULTS = dict(
     update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100, num_epochs=10,
@@ -142,6 +142,7 @@ class CaptioningSolver:
 
     def _reset(self):
         self.epoch = 0
+        self._bar = None  # the progress bar while train() runs
         self.loss_history = []
         self.val_loss_history = []
         self.val_bleu_history = []
@@ -173,14 +174,17 @@ class CaptioningSolver:
         num_iterations = self.num_epochs * iterations_per_epoch
         if self.max_iterations is not None:
             num_iterations = min(num_iterations, int(self.max_iterations))
-        bar = tqdm(range(num_iterations), desc="training", unit="it",
-                   disable=not self.progress, leave=True)
+        # a widget in Jupyter, a text bar in a terminal; messages go through write() so that
+        # they never cut the bar (assignment/progress.py)
+        bar = progress_bar(range(num_iterations), desc="training", unit="it",
+                           disable=not self.progress, leave=True)
+        self._bar = bar
         for t in bar:
             loss = self._step()
             if self.progress:
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
             if self.verbose and t % self.print_every == 0:
-                tqdm.write(f"(Iteration {t + 1} / {num_iterations}) loss: {loss:f}")
+                write(f"(Iteration {t + 1} / {num_iterations}) loss: {loss:f}", bar)
             if (t + 1) % iterations_per_epoch == 0:
                 self.epoch += 1
                 for config in self.optim_configs.values():
@@ -202,8 +206,8 @@ class CaptioningSolver:
         bleu = evaluate_captioning_bleu(self.model, self.data, "val", num_images=self.val_bleu_images)
         self.val_bleu_history.append(bleu)
         if self.verbose:
-            tqdm.write(f"(Epoch {self.epoch} / {self.num_epochs}) val loss: {float(loss):.3f}, "
-                       + ", ".join(f"{k} {v:.3f}" for k, v in bleu.items()))
+            write(f"(Epoch {self.epoch} / {self.num_epochs}) val loss: {float(loss):.3f}, "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in bleu.items()), self._bar)
 
 
 __all__ = ["CaptioningSolver"]

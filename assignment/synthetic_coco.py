@@ -765,14 +765,20 @@ def _max_pool(x: np.ndarray, s: int) -> np.ndarray:
     return x.reshape(b, h // s, s, w // s, s, c).max(axis=(2, 4))
 
 
-def extract_features(images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def extract_features(images: np.ndarray, batch_size: int = 64, progress: bool = False,
+                     desc: str = "features") -> np.ndarray:
     """Raw (unscaled) features of uint8 images (N, 64, 64, 3) -> float32 (N, 2048).
 
     See the comment above for the layers. The result is a pure function of
-    the pixels: the same image always gives the same features.
+    the pixels: the same image always gives the same features. ``progress``
+    shows a progress bar (images done) labelled ``desc``.
     """
+    from .progress import progress_bar
+
     edges_w, conv2_w = _edge_filters(), _random_conv_weights()
     out = np.empty((len(images), FEATURE_DIM), dtype=np.float32)
+    bar = progress_bar(total=len(images), desc=desc, unit="image", disable=not progress,
+                       leave=True)
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size].astype(np.float32) / 255.0  # (B, 64, 64, 3)
         opponent = x @ _OPPONENT
@@ -788,6 +794,8 @@ def extract_features(images: np.ndarray, batch_size: int = 64) -> np.ndarray:
         cells = h.reshape(b, _GRID, s, _GRID, s, c)
         pooled = np.concatenate([cells.mean(axis=(2, 4)), cells.max(axis=(2, 4))], axis=-1)  # (B, 4, 4, 128)
         out[start:start + b] = pooled.reshape(b, -1)
+        bar.update(b)
+    bar.close()
     return out
 
 
@@ -1045,7 +1053,8 @@ def _build_into(directory: Path, params: dict, verbose: bool) -> dict:
 
     # 4. Features, then PCA fitted on train only and applied to both splits.
     t = time.perf_counter()
-    raw = {split: extract_features(splits[split][1]) for split in ("train", "val")}
+    raw = {split: extract_features(splits[split][1], progress=verbose, desc=f"{split} features")
+           for split in ("train", "val")}
     seconds["features"] = time.perf_counter() - t
     _log(verbose, f"  features: {FEATURE_DIM} per image in {seconds['features']:.1f} s")
     t = time.perf_counter()

@@ -25,8 +25,9 @@ repeats, no grading): it runs in the test suite and says nothing about speed.
     rnn-assignment bench --json outputs/bench.json
     ASSIGNMENT_BACKEND=cupy rnn-assignment bench       # on an NVIDIA GPU (scripts/gpu_check.sh)
 
-The CLI runs with one BLAS thread unless OPENBLAS_NUM_THREADS is set; PyTorch
-is given the same number of threads. docs/benchmarks.md holds the latest
+NumPy runs with one BLAS thread (set by ``import assignment``) unless
+ASSIGNMENT_BLAS_THREADS or OPENBLAS_NUM_THREADS says otherwise; PyTorch is
+given the same number of threads. docs/benchmarks.md holds the latest
 results and how to read them.
 """
 
@@ -465,6 +466,14 @@ def training_peak_rss_mb(iterations):
 # ---------------------------------------------------------------------------- report
 
 
+def _blas_thread_count():
+    """The thread limit of NumPy's BLAS (threadpoolctl), or a string when it cannot be told."""
+    from assignment.threads import blas_threads
+
+    counts = set(blas_threads().values())
+    return counts.pop() if len(counts) == 1 else (sorted(counts) or "unknown")
+
+
 def machine_info(torch_threads):
     """The machine, the BLAS NumPy uses and the thread counts: what the numbers depend on."""
     info = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "python": platform.python_version(),
@@ -473,7 +482,7 @@ def machine_info(torch_threads):
             "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
             else os.cpu_count(),
             "load_average_at_start": _load_average(),
-            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset (BLAS default)"),
+            "blas_threads": _blas_thread_count(),
             "blas": _blas_name(), "torch_threads": torch_threads}
     try:
         import torch
@@ -608,10 +617,11 @@ def main(argv=None) -> int:
     torch_threads = None
     try:
         import torch
-        # the same number of threads as the BLAS NumPy uses (the CLI sets 1 unless told otherwise)
-        blas_threads = os.environ.get("OPENBLAS_NUM_THREADS")
-        if blas_threads and blas_threads.isdigit():
-            torch.set_num_threads(int(blas_threads))
+        # the same number of threads as the BLAS NumPy uses (1 unless ASSIGNMENT_BLAS_THREADS
+        # or OPENBLAS_NUM_THREADS says otherwise: assignment/threads.py)
+        blas_threads = _blas_thread_count()
+        if isinstance(blas_threads, int):
+            torch.set_num_threads(blas_threads)
         torch_threads = torch.get_num_threads()
         torch_device = "cuda" if (backend.backend_name() == "cupy"
                                   and torch.cuda.is_available()) else "cpu"

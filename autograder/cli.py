@@ -6,7 +6,9 @@
     rnn-assignment release --course DIR  nbgrader course set-up, hidden references, release,
                                          autograde check, student bundle (autograder/release.py)
     rnn-assignment grade --course DIR SUBMISSIONS [--workers N] [--student ID]
-                                         sandboxed, parallel grading into nbgrader (autograder/grading.py)
+                                         sandboxed, parallel grading into nbgrader (autograder/grading.py);
+                                         exit 0: all graded, 3: all graded, some submissions need
+                                         review (their own problems), 1: the grader failed for some
     rnn-assignment feedback|export --course DIR   feedback HTML again; the grade files again
     rnn-assignment bench [--quick]       speed against its limits (autograder/bench.py)
 """
@@ -14,16 +16,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-# One BLAS thread per process (unless the caller chose otherwise). The matrices
-# here are small, so a second thread gains little, while BLAS threads spinning
-# against other busy processes on a shared machine slowed training 10-100x in
-# our measurements. Set before anything imports NumPy.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+import assignment  # noqa: F401  (limits BLAS threads: one unless ASSIGNMENT_BLAS_THREADS says)
 
 
 def _cmd_data(args, rest):
@@ -55,13 +51,18 @@ def _cmd_release(args, rest):
     return 0
 
 
+# `grade`: every student graded, some submissions flagged for review (their own problems)
+EXIT_REVIEW = 3
+
+
 def _grade_options(args):
     from .grading import DEFAULT_ZIP_REGEXP, GradeOptions
     return GradeOptions(workers=args.workers, scheduler=args.scheduler, student=args.student,
                         cell_timeout=args.cell_timeout, total_timeout=args.timeout,
                         memory_gb=args.memory_gb, rerun=args.rerun,
                         feedback=not args.no_feedback, progress=not args.no_progress,
-                        zip_regexp=args.zip_regexp or DEFAULT_ZIP_REGEXP)
+                        zip_regexp=args.zip_regexp or DEFAULT_ZIP_REGEXP,
+                        timestamps=args.timestamps)
 
 
 def _cmd_grade(args, rest):
@@ -74,15 +75,29 @@ def _cmd_grade(args, rest):
         return 1
     print(grade_table(report))
     course = report.course
+    collected = report.collected
+    if collected is not None and collected.skipped:
+        print(f"not imported ({len(collected.skipped)}): " + "; ".join(collected.skipped[:20])
+              + (" ..." if len(collected.skipped) > 20 else ""), file=sys.stderr)
+    if collected is not None and collected.names:
+        print("graded under another id (the name is not a usable student id): " + ", ".join(
+            f"{name!r} as {sid}" for sid, name in sorted(collected.names.items())),
+            file=sys.stderr)
     if report.kept or report.not_graded:
         print(f"{len(report.kept) + len(report.not_graded)} notebook(s) could not be graded in "
               "this run (the worker or the sandbox failed, not the student's code): "
               f"{len(report.kept)} keep their earlier grade, {len(report.not_graded)} had none "
               "and are listed as not graded (review.csv). Run `rnn-assignment grade` again.",
               file=sys.stderr)
+    flagged = sorted({s for (s, _), r in report.results.items() if r.get("flagged")})
+    if flagged:
+        print(f"{len(flagged)} student(s) were graded as far as their submissions allowed and "
+              f"need a look (a problem of the submission, not of the grader): "
+              f"{', '.join(flagged[:20])}{' ...' if len(flagged) > 20 else ''}; the reasons are "
+              f"in {course / 'review.csv'}", file=sys.stderr)
     print(f"grades: {course / 'grades.csv'}, per test: {course / 'grades_by_test.csv'}, "
           f"for review: {course / 'review.csv'}, feedback: {course / 'feedback'}/")
-    return 1 if report.kept or report.not_graded else 0
+    return 1 if report.kept or report.not_graded else (EXIT_REVIEW if flagged else 0)
 
 
 def _cmd_export(args, rest):
@@ -158,8 +173,9 @@ def build_parser():
     p = sub.add_parser("grade", help=text, description=text)
     p.add_argument("--course", required=True, metavar="DIR", help="the released course directory")
     p.add_argument("submissions", nargs="?", default=None, metavar="SUBMISSIONS",
-                   help="folder of <student_id>/<notebook>.ipynb, or an LMS zip (nbgrader "
-                        "zip_collect naming); default: regrade what is in DIR/submitted")
+                   help="folder of <student_id>/<notebook>.ipynb, or an LMS zip (nbgrader's "
+                        "naming <assignment>_<student>_attempt_<time>_<file>); default: "
+                        "regrade what is in DIR/submitted")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: the number of cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -178,6 +194,11 @@ def build_parser():
     p.add_argument("--zip-regexp", default=None, metavar="REGEXP",
                    help="file-name pattern of the LMS zip (nbgrader FileNameCollectorPlugin."
                         "named_regexp; default: <assignment>_<student>_attempt_<time>_<notebook>)")
+    p.add_argument("--timestamps", default="timestamp.txt",
+                   choices=("timestamp.txt", "mtime", "none"),
+                   help="submission time of a folder submission (for late penalties): each "
+                        "student folder's timestamp.txt in nbgrader's format (default), the "
+                        "notebooks' modification time, or none. LMS zips: the file names' time")
     p.add_argument("--assignment", default="rnn_captioning")
     p.set_defaults(func=_cmd_grade)
 

@@ -2,9 +2,11 @@
 
 Instructor-only. One call, in order (docs/grading-at-scale.md has the why):
 
-1. **collect**: a folder ``<student_id>/<notebook>.ipynb`` (other files
-   allowed) or an LMS zip (nbgrader ``zip_collect`` naming) goes into the
-   course's ``submitted/<student>/<assignment>/``;
+1. **collect** (``autograder.collect``): a folder ``<student_id>/<notebook>.ipynb``
+   (other files allowed) or an LMS zip (nbgrader's LMS naming) goes into the
+   course's ``submitted/<student>/<assignment>/``: regular files only (no link
+   is ever followed), ids from the LMS prefix, safe ids for odd names,
+   timestamps for late penalties; what needs a look is noted per student;
 2. **restore** (``autograder.restore``): each notebook gets back every cell the
    student may not change, from the instructor's source;
 3. **run**: each restored notebook runs in a bubblewrap sandbox
@@ -45,22 +47,22 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 import warnings
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .course import ASSIGNMENT, NOTEBOOKS, Course, tools_env
+from .course import ASSIGNMENT, NOTEBOOKS, Course
 from .grading_worker import (JOB_FORMAT, KERNEL_MODULE_DIR, MAX_STUDENT_FILE_BYTES,
                              STUDENT_FILE_TYPES, code_version, execute_job, grading_inputs)
+from .collect import DEFAULT_ZIP_REGEXP, CollectError, collect
+from .collect import notes as collect_notes
+from .gradebook_extras import flag_withheld
 from .recording import add_student, gradebook_id, is_recorded, record_student, \
     recording_fingerprint
-from .restore import grade_id, is_test, restore_notebook
+from .restore import grade_id, is_test, read_submitted, restore_notebook
 
 __all__ = ["GradeOptions", "GradeReport", "GradingError", "grade", "import_submissions", "export",
            "generate_feedback", "grade_table", "nbgrader_config",
@@ -70,9 +72,6 @@ RESULTS_DIR = Path("grading") / "results"
 EXECUTED_DIR = Path("grading") / "executed"
 INPUTS_NAME = "grading_inputs.npz"
 RESULT_FORMAT = 1
-# nbgrader's documented LMS naming: <assignment>_<student>_attempt_<timestamp>_<notebook>.ipynb
-DEFAULT_ZIP_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+)"
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 STOPPED = {"cell_timeout": "a cell ran past the time limit",
            "total_timeout": "the notebook ran past the total time limit",
            "kernel_died": "the kernel died",
@@ -97,6 +96,7 @@ class GradeOptions:
     feedback: bool = True
     progress: bool = True
     zip_regexp: str = DEFAULT_ZIP_REGEXP
+    timestamps: str = "timestamp.txt"   # folders: timestamp.txt, "mtime" or "none" (collect.py)
 
     def limits(self) -> dict:
         return {"cell_seconds": float(self.cell_timeout), "total_seconds": float(self.total_timeout),
@@ -114,82 +114,27 @@ class GradeReport:
     not_graded: dict = field(default_factory=dict)  # (student, notebook) -> why it could not run
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
+    collected: object = None                       # collect.Collected (None: nothing imported)
 
 
 # ------------------------------------------------------------------ 1. collect
-
-
-def _safe_student(name: str) -> str:
-    if not STUDENT_ID.match(name):
-        raise GradingError(f"{name!r} is not a usable student id (letters, digits and _ . @ + -, "
-                           "starting with a letter or digit): rename that folder")
-    return name
-
-
-def _copy_submission(src: Path, dest: Path) -> None:
-    """Replace dest with the files of src (top level; a student's folder of a few files)."""
-    staging = dest.with_name(dest.name + ".incoming")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for entry in sorted(src.iterdir()):
-        if entry.is_file() and not entry.is_symlink():
-            shutil.copyfile(entry, staging / entry.name)
-    shutil.rmtree(dest, ignore_errors=True)
-    staging.rename(dest)
+# (autograder/collect.py: regular files only, ids from the LMS prefix, safe ids, timestamps)
 
 
 def import_submissions(course: Course, submissions, assignment=ASSIGNMENT, *,
-                       only_student=None, zip_regexp=DEFAULT_ZIP_REGEXP) -> list:
+                       only_student=None, zip_regexp=DEFAULT_ZIP_REGEXP,
+                       timestamps="timestamp.txt") -> list:
     """Put the submissions into ``submitted/``; return the student ids (sorted)."""
-    submissions = Path(submissions)
-    if not submissions.exists():
-        raise GradingError(f"{submissions}: no such folder or zip file")
-    if submissions.is_file():
-        if not zipfile.is_zipfile(submissions):
-            raise GradingError(f"{submissions} is neither a folder of <student_id>/<notebook>.ipynb "
-                               "nor a zip file")
-        return _import_zip(course, submissions, assignment, only_student, zip_regexp)
-    students = []
-    for entry in sorted(submissions.iterdir()):
-        if not entry.is_dir() or entry.name.startswith("."):
-            continue
-        student = _safe_student(entry.name)
-        if only_student and student != only_student:
-            continue
-        src = entry / assignment if (entry / assignment).is_dir() else entry
-        _copy_submission(src, course.root / "submitted" / student / assignment)
-        students.append(student)
-    if not students:
-        what = f"student {only_student!r}" if only_student else "any student folder"
-        raise GradingError(f"{submissions} holds no {what} (expected <student_id>/<notebook>.ipynb)")
-    return students
+    return _collect(course, submissions, assignment, only_student, zip_regexp,
+                    timestamps).students
 
 
-def _import_zip(course, archive, assignment, only_student, zip_regexp) -> list:
-    """nbgrader's own zip_collect, with the LMS file-name pattern."""
-    target = course.root / "downloaded" / assignment / "archive"
-    shutil.rmtree(target.parent, ignore_errors=True)
-    target.mkdir(parents=True)
-    shutil.copyfile(archive, target / archive.name)
-    proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force",
-         f"--FileNameCollectorPlugin.named_regexp={zip_regexp}"],
-        cwd=course.root, env=tools_env(), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise GradingError(f"nbgrader zip_collect failed on {archive}:\n{proc.stdout[-2000:]}"
-                           f"{proc.stderr[-2000:]}")
-    found = set()
-    extracted = course.root / "downloaded" / assignment / "extracted"
-    for path in extracted.rglob("*.ipynb"):
-        match = re.match(zip_regexp, path.name)
-        if match:
-            found.add(match.group("student_id"))
-    if not found:
-        raise GradingError(f"no file in {archive} matches the pattern {zip_regexp!r} (nbgrader's "
-                           "<assignment>_<student>_attempt_<timestamp>_<notebook>.ipynb); pass "
-                           "--zip-regexp for your learning-management system's naming")
-    students = sorted(_safe_student(s) for s in found)
-    return [s for s in students if not only_student or s == only_student]
+def _collect(course, submissions, assignment, only_student, zip_regexp, timestamps):
+    try:
+        return collect(course, submissions, assignment, only_student=only_student,
+                       zip_regexp=zip_regexp, timestamps=timestamps)
+    except CollectError as err:
+        raise GradingError(str(err)) from None
 
 
 def submitted_students(course: Course, assignment=ASSIGNMENT) -> list:
@@ -204,7 +149,7 @@ def submitted_students(course: Course, assignment=ASSIGNMENT) -> list:
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8")), ""
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         return None, f"{path.name} could not be read as a notebook ({type(err).__name__})"
 
 
@@ -225,6 +170,7 @@ def _code_version() -> str:
     digest = hashlib.sha256()
     for path in sorted([KERNEL_MODULE_DIR / "rnn_grading_kernel.py", here / "sandbox.py",
                         here / "scoring.py", here / "restore.py", here / "grading_worker.py",
+                        here / "sandbox_outputs.py",
                         here / "hidden_cases.py"]):
         if path.exists():
             digest.update(path.read_bytes())
@@ -249,7 +195,7 @@ class _Job:
     nb: dict                    # restored
     files: dict
     changes: list
-    unreadable: str             # why the submission could not be read ("" if it could)
+    unreadable: str             # why the submission needs review ("" if it does not)
     key: str = ""
 
 
@@ -260,6 +206,7 @@ def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, d
     for student in students:
         folder = course.root / "submitted" / student / assignment
         files = _student_files(folder)
+        problems = list(collect_notes(course, student).get("problems", []))
         for name in NOTEBOOKS:
             notebook = name[:-len(".ipynb")]
             source, _ = _read_json(course.source_dir(assignment) / name)
@@ -269,16 +216,21 @@ def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, d
                                    f"{course.release_dir(assignment)}: run `rnn-assignment "
                                    "release` first")
             path = folder / name
+            mine = [p for p in problems if name in p or not any(
+                other in p for other in NOTEBOOKS if other != name)]
             if not path.exists():
                 others = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in NOTEBOOKS)
                 missing[(student, notebook)] = (
                     f"{name} was not submitted" + (f" (found {', '.join(others)}: the notebook "
-                                                   "must keep its name)" if others else ""))
+                                                   "must keep its name)" if others else ""),
+                    mine)
                 continue
-            submitted, unreadable = _read_json(path)
+            submitted, unreadable = read_submitted(path)
             restored = restore_notebook(source, release, submitted)
-            job = _Job(student, notebook, restored.nb, files, restored.changes, unreadable)
+            review = "; ".join(p for p in [unreadable, *restored.review, *mine] if p)
+            job = _Job(student, notebook, restored.nb, files, restored.changes, review)
             job.key = _key(JOB_FORMAT, RESULT_FORMAT, version, inputs_digest, options.limits(),
+                           review,
                            restored.nb, sorted((k, hashlib.sha256(v).hexdigest())
                                                for k, v in files.items()))
             jobs.append(job)
@@ -422,7 +374,7 @@ def _score(job: _Job, run: dict, references) -> dict:
                       "max_score": float(score.total), "lines": list(score.lines),
                       "outputs": [asdict(o) for o in score.outputs]})
     flagged = status != "ok" or bool(job.unreadable)
-    review = reason or job.unreadable
+    review = "; ".join(r for r in (reason, job.unreadable) if r)
     return {"format": RESULT_FORMAT, "key": job.key, "student": job.student,
             "notebook": job.notebook, "status": status, "reason": review, "flagged": flagged,
             "changes": job.changes, "tests": tests, "seconds": run.get("seconds"),
@@ -430,13 +382,15 @@ def _score(job: _Job, run: dict, references) -> dict:
             "worker": run.get("worker"), "graded_at": time.time()}
 
 
-def _missing_result(course, assignment, student, notebook, why) -> dict:
+def _missing_result(course, assignment, student, notebook, why, problems=()) -> dict:
+    """Zero for a notebook not submitted; flagged when collecting noted a problem."""
     from .hidden_cases import notebook_units
     tests = [{"grade_id": f"test_{unit}", "unit": unit, "score": 0.0, "max_score": spec.points,
               "lines": [f"{unit}: 0 / {spec.points:g} points ({why})"], "outputs": []}
              for unit, spec in notebook_units(notebook).items()]
     return {"format": RESULT_FORMAT, "key": "", "student": student, "notebook": notebook,
-            "status": "missing", "reason": why, "flagged": False, "changes": [], "tests": tests,
+            "status": "missing", "reason": "; ".join([why, *problems]),
+            "flagged": bool(problems), "changes": [], "tests": tests,
             "seconds": 0.0, "worker": None, "graded_at": time.time()}
 
 
@@ -494,7 +448,8 @@ def nbgrader_config(course: Course, assignment=ASSIGNMENT, **extra):
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    from .nbgrader_steps import ApplyScores, UseRestoredNotebook
+    from .feedback_guard import GuardedFeedbackExporter
+    from .nbgrader_steps import ApplyScores, RestoredNotebookExporter, UseRestoredNotebook
 
     config = Config()
     if course.config_path.is_file():
@@ -508,8 +463,10 @@ def nbgrader_config(course: Course, assignment=ASSIGNMENT, **extra):
                                                 SaveAutoGrades, AssignLatePenalties,
                                                 CheckCellMetadata]
     config.Autograde.create_student = True
+    config.Autograde.exporter_class = RestoredNotebookExporter  # never the student's raw file
     config.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests,
                                              CSSHTMLHeaderPreprocessor]
+    config.GenerateFeedback.exporter_class = GuardedFeedbackExporter  # no instructor-only text
     for key, value in extra.items():
         section, name = key.split(".")
         setattr(getattr(config, section), name, value)
@@ -590,6 +547,7 @@ def generate_feedback(course, assignment=ASSIGNMENT, student=None) -> list:
         app.force = True
         _quiet_nbgrader(app)
         app.start()
+        flag_withheld(course, assignment, sid)
     return students
 
 
@@ -639,9 +597,11 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
         timings[name] = timings.get(name, 0.0) + time.monotonic() - t0
 
     t0 = time.monotonic()
+    collected = None
     if submissions is not None:
-        students = import_submissions(course, submissions, assignment,
-                                      only_student=options.student, zip_regexp=options.zip_regexp)
+        collected = _collect(course, submissions, assignment, options.student,
+                             options.zip_regexp, options.timestamps)
+        students = collected.students
     else:
         students = [s for s in submitted_students(course, assignment)
                     if not options.student or s == options.student]
@@ -659,7 +619,7 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
                           options)
     lap("collect", t0)
 
-    report = GradeReport(course.root, students)
+    report = GradeReport(course.root, students, collected=collected)
     gradebook = gradebook_id(nbgrader_config(course, assignment))
     todo, waiting = [], {student: 0 for student in students}
     for job in jobs:
@@ -671,8 +631,8 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
         else:
             todo.append(job)
             waiting[job.student] += 1
-    for (student, notebook), why in missing.items():
-        result = _missing_result(course, assignment, student, notebook, why)
+    for (student, notebook), (why, problems) in missing.items():
+        result = _missing_result(course, assignment, student, notebook, why, problems)
         _write_atomic(_result_path(course, student, notebook), json.dumps(result, indent=1))
         report.results[(student, notebook)] = result
 

@@ -18,6 +18,11 @@ Everything else is nbgrader's: submissions and timestamps, late penalties,
 ``autograded/``, the gradebook, then ``generate_feedback`` and ``export``.
 The coordinator hands the notebooks and scores over through ``PENDING``
 before it starts the converter (same process).
+
+nbgrader never reads the student's original file: :class:`RestoredNotebookExporter`
+(``Autograde.exporter_class``) gives it the restored notebook instead, so a
+submission that is not a notebook at all (0 bytes, invalid JSON, ``[]``) is
+recorded like any other (it was graded as the release and flagged).
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from __future__ import annotations
 import copy
 
 import nbformat
+from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-__all__ = ["PENDING", "UseRestoredNotebook", "ApplyScores", "test_cell_outputs"]
+__all__ = ["PENDING", "UseRestoredNotebook", "ApplyScores", "RestoredNotebookExporter",
+           "test_cell_outputs"]
 
 # (student, notebook) -> {"nb": restored notebook dict, "scores": {grade_id: (score, text)}}
 PENDING: dict = {}
@@ -79,3 +86,15 @@ class ApplyScores(NbGraderPreprocessor):
                 score, text = scores[grade_id]
                 cell.outputs = test_cell_outputs(text, score, count)
         return nb, resources
+
+
+class RestoredNotebookExporter(NotebookExporter):
+    """nbgrader's notebook exporter, reading the restored notebook instead of the student's file."""
+
+    def from_filename(self, filename, resources=None, **kw):
+        info = (resources or {}).get("nbgrader", {})
+        key = (info.get("student"), info.get("notebook"))
+        if key in PENDING:
+            nb = nbformat.from_dict(copy.deepcopy(PENDING[key]["nb"]))
+            return self.from_notebook_node(nb, resources=resources, **kw)
+        return super().from_filename(filename, resources=resources, **kw)

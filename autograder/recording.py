@@ -90,6 +90,7 @@ def record_student(course, assignment, student, results, feedback, fingerprint) 
     notebook that ran). The completion marker is written only if every step
     succeeded.
     """
+    from .gradebook_extras import flag_withheld, record_no_notebook
     from .grading import _feedback_text, nbgrader_config
     from .nbgrader_steps import PENDING
 
@@ -111,8 +112,9 @@ def record_student(course, assignment, student, results, feedback, fingerprint) 
             warnings.simplefilter("ignore")
             if PENDING:
                 error = _autograde_one(assignment, student, results, feedback, config)
-            else:  # nothing submitted: the student still gets a row in grades.csv
-                error = add_student(config, student)
+                flag_withheld(course, assignment, student, results)
+            else:  # nothing to run: zero (flagged as needed), so grades.csv lists them too
+                error = record_no_notebook(course, assignment, student, results)
     finally:
         PENDING.clear()
     if not error:

@@ -20,14 +20,20 @@ or it cannot be read. ``changes`` lists, in plain words, what was put back
 
 from __future__ import annotations
 
+import ast
 import copy
+import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Restored", "restore_notebook", "grade_id", "is_solution", "is_test"]
+__all__ = ["Restored", "restore_notebook", "grade_id", "is_solution", "is_test", "defined_names",
+           "read_submitted"]
 
 
 def _meta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader")
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
     return meta if isinstance(meta, dict) else {}
 
 
@@ -49,7 +55,7 @@ def is_test(cell) -> bool:
 def _source_text(cell) -> str:
     source = cell.get("source", "")
     if isinstance(source, list):
-        source = "".join(str(s) for s in source)
+        source = "".join(s for s in source if isinstance(s, str))
     return source if isinstance(source, str) else ""
 
 
@@ -73,37 +79,149 @@ def _clean(cell) -> dict:
     return out
 
 
+# nbgrader's markers of solution regions and hidden tests: only the instructor's
+# source notebooks have them (the release replaces every region)
+INSTRUCTOR_MARKERS = re.compile(r"#{2,}\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)")
+
+
 @dataclass
 class Restored:
     nb: dict
     changes: list = field(default_factory=list)
+    review: list = field(default_factory=list)   # why the graded notebook needs a human look
+
+
+def _normalised(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def defined_names(text: str) -> set:
+    """The functions and classes a cell defines at its top level (a best guess if it has errors)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set(re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", text, re.M))
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
+    """Find the instructor and answer cells of a notebook whose cell metadata was lost.
+
+    Editors other than JupyterLab (VS Code, Colab, converters) may drop every
+    cell's metadata. A cell without a grade id becomes the instructor cell whose
+    released text it has, or the answer cell whose functions and classes it
+    defines (the first such cell), or, for a written answer, the next
+    question in order. ``assigned`` (id(cell) -> grade id) is extended; returns
+    the grade ids found this way.
+    """
+    released = {grade_id(c): c for c in release.get("cells", []) if grade_id(c)}
+    taken = set(assigned.values())
+    found = []
+    texts = {}
+    for cell in source["cells"]:
+        gid = grade_id(cell)
+        if gid and gid not in taken and not is_solution(cell):
+            texts.setdefault((cell.get("cell_type"), _normalised(
+                _source_text(released.get(gid, cell)))), gid)
+    wanted = {}
+    questions = []
+    for cell in source["cells"]:
+        gid = grade_id(cell)
+        if not gid or gid in taken or not is_solution(cell):
+            continue
+        if cell.get("cell_type") == "code":
+            names = defined_names(_source_text(cell))
+            if names:
+                wanted[gid] = names
+        else:
+            first = _source_text(released.get(gid, cell)).strip().split("\n")[0].strip()
+            questions.append((gid, first))
+    for cell in cells:
+        if not isinstance(cell, dict) or id(cell) in assigned:
+            continue
+        text = _source_text(cell)
+        kind = cell.get("cell_type") if isinstance(cell.get("cell_type"), str) else None
+        gid = texts.pop((kind, _normalised(text)), None)
+        if gid is None and cell.get("cell_type") == "code" and wanted:
+            names = defined_names(text)
+            scored = sorted(((len(names & want), g) for g, want in wanted.items()
+                             if names & want), reverse=True)
+            if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+                gid = scored[0][1]
+                del wanted[gid]
+        if gid is None and cell.get("cell_type") == "markdown" and questions:
+            if text.strip().split("\n")[0].strip() == questions[0][1]:
+                gid = questions.pop(0)[0]
+        if gid is not None:
+            assigned[id(cell)] = gid
+            found.append(gid)
+    return found
+
+
+def _stable(order: list, anchors: list) -> set:
+    """The instructor cells that stayed in the release's order (a longest increasing run)."""
+    rank = {gid: i for i, gid in enumerate(anchors)}
+    seq = [g for g in order if g in rank]
+    best: list = []        # best[i]: the chain ending at seq[i]
+    for i, gid in enumerate(seq):
+        chain = max((best[j] for j in range(i) if rank[seq[j]] < rank[gid]), key=len,
+                    default=[])
+        best.append(chain + [gid])
+    return set(max(best, key=len, default=[]))
 
 
 def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Restored:
     """The notebook to grade; see the module docstring."""
-    changes = []
+    changes, review = [], []
     released = {grade_id(c): c for c in release.get("cells", []) if grade_id(c)}
     anchors = [grade_id(c) for c in source["cells"] if grade_id(c)]
     known = set(anchors)
+    by_id = {grade_id(c): c for c in source["cells"] if grade_id(c)}
 
-    # the student's cells, grouped after the instructor cell they follow
-    answers: dict = {}             # grade id -> the student's (first) cell of that id
-    after: dict = {None: []}       # grade id (None: the top) -> plain cells that follow it
-    current = None
     cells = submitted.get("cells", []) if isinstance(submitted, dict) else []
     if not isinstance(cells, list):
         cells, changes = [], changes + ["the notebook has no list of cells"]
+    cells = [c for c in cells if isinstance(c, dict)]
+
+    # which submitted cell is which instructor cell: by grade id, the first of each
+    assigned: dict = {}   # id(cell) -> grade id
     for cell in cells:
-        if not isinstance(cell, dict):
+        gid = grade_id(cell)
+        if gid in known and gid not in assigned.values():
+            assigned[id(cell)] = gid
+    lost = [g for g in anchors if is_solution(by_id[g]) and g not in assigned.values()]
+    if lost and any(grade_id(c) is None for c in cells):
+        recovered = _recover(source, release, cells, assigned)
+        answers_found = [g for g in recovered if is_solution(by_id[g])]
+        if answers_found:
+            review.append(
+                f"the notebook had lost the nbgrader metadata of {len(recovered)} cell(s) "
+                "(saved by an editor other than JupyterLab?): the answers "
+                f"{', '.join(answers_found)} were found by the functions, classes or questions "
+                "they hold; check that they are the student's answers")
+            changes.append("cells without nbgrader metadata were matched to the release")
+
+    order = [assigned[id(c)] for c in cells if id(c) in assigned]
+    stable = _stable(order, anchors)
+    if order != [a for a in anchors if a in order]:
+        changes.append("instructor cells were moved: put back in their order")
+
+    # the student's other cells, each after the last instructor cell before it that
+    # stayed in place (a moved cell takes nothing along)
+    answers: dict = {}
+    after: dict = {None: []}
+    current = None
+    for cell in cells:
+        gid = assigned.get(id(cell))
+        if gid is not None:
+            answers[gid] = cell
+            if gid in stable:
+                current = gid
             continue
         gid = grade_id(cell)
-        if gid in known and gid not in answers:
-            answers[gid] = cell
-            current = gid
-            after.setdefault(gid, [])
-            continue
         if gid in known:  # a duplicate of an instructor cell
-            instructor = next(c for c in source["cells"] if grade_id(c) == gid)
+            instructor = by_id[gid]
             if is_solution(instructor) and cell.get("cell_type") == instructor.get("cell_type"):
                 after.setdefault(current, []).append(_plain(cell))  # their code still runs
                 changes.append(f"a second copy of the answer cell {gid} kept as a plain cell")
@@ -114,11 +232,6 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
             changes.append(f"a cell with the unknown grade id {gid!r} kept as a plain cell")
         after.setdefault(current, []).append(_plain(cell))
 
-    order = [gid for gid in (grade_id(c) for c in cells if isinstance(c, dict)) if gid in answers]
-    seen_order = list(dict.fromkeys(order))
-    if seen_order != [a for a in anchors if a in answers]:
-        changes.append("instructor cells were moved: put back in their order")
-
     out_cells = [*after[None]]
     for cell in source["cells"]:
         gid = grade_id(cell)
@@ -126,6 +239,11 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
             continue  # plain release cells belong to the student: they come from the submission
         if is_solution(cell):
             mine = answers.get(gid)
+            if mine is not None and INSTRUCTOR_MARKERS.search(_source_text(mine)):
+                # the instructor's own cell: only the source notebooks have these markers
+                review.append(f"the answer cell {gid} holds the instructor's solution markers "
+                              "(### BEGIN SOLUTION): it looks like the source notebook, not "
+                              "the student's own work")
             if mine is None:
                 stub = released.get(gid, cell)
                 out_cells.append(_clean(stub))
@@ -146,7 +264,8 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
                 changes.append(f"the locked cell {gid} was edited: put back")
             elif is_test(cell) and _source_text(mine) != _source_text(released.get(gid, cell)):
                 changes.append(f"the test cell {gid} was edited: put back")
-            if mine is not None and _meta(mine) != _meta(released.get(gid, cell)):
+            if mine is not None and grade_id(mine) == gid and \
+                    _meta(mine) != _meta(released.get(gid, cell)):
                 changes.append(f"the nbgrader metadata of {gid} was changed: put back")
             out_cells.append(_clean(cell))
         out_cells.extend(after.get(gid, []))
@@ -155,4 +274,36 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
         cell["id"] = f"cell-{index:03d}"
     nb = {"cells": out_cells, "metadata": copy.deepcopy(source.get("metadata", {})),
           "nbformat": source.get("nbformat", 4), "nbformat_minor": source.get("nbformat_minor", 5)}
-    return Restored(nb, list(dict.fromkeys(changes)))
+    return Restored(nb, list(dict.fromkeys(changes)), review)
+
+
+def read_submitted(path: Path):
+    """The student's notebook (a dict) and '' or None and why it is not a notebook."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return None, f"{path.name} could not be read ({err.strerror})"
+    if not data.strip():
+        return None, f"{path.name} is empty ({len(data)} bytes): graded as the release"
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, f"{path.name} is not UTF-8 text: graded as the release"
+    except json.JSONDecodeError as err:
+        return None, (f"{path.name} is not valid JSON (line {err.lineno}: {err.msg}): graded "
+                      "as the release")
+    except RecursionError:
+        return None, f"{path.name} is nested too deeply to read: graded as the release"
+    if not isinstance(nb, dict):
+        return None, (f"{path.name} is JSON but not a notebook (a {type(nb).__name__}): "
+                      "graded as the release")
+    if nb.get("nbformat") == 3 and isinstance(nb.get("worksheets"), list):
+        try:  # an old (nbformat 3) notebook: nbformat converts it
+            import nbformat
+            nb = json.loads(json.dumps(nbformat.convert(nbformat.from_dict(nb), 4)))
+        except Exception:  # noqa: BLE001 - any failure: not a notebook we can read
+            pass
+    if not isinstance(nb.get("cells"), list):
+        return None, (f"{path.name} is JSON but not a notebook (it has no list of cells): "
+                      "graded as the release")
+    return nb, ""

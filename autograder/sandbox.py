@@ -53,6 +53,8 @@ import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
+from .sandbox_outputs import data_problem, output_from_msg
+
 # Kernel uids when the grader is root: UID_BASE + the driver thread's native id
 # (unique among live threads on the machine). Far above login users, system
 # users and the usual /etc/subuid ranges.
@@ -733,7 +735,7 @@ class _Driver:
                     if channel is self.kc.shell_channel:
                         reply = msg
                         count = msg["content"].get("execution_count")
-                        if count is not None:
+                        if isinstance(count, int) and not isinstance(count, bool):
                             cell.execution_count = count
                     elif self._handle_iopub(msg, cell, collector):
                         idle = True
@@ -754,8 +756,9 @@ class _Driver:
         kind, content = msg["msg_type"], msg["content"]
         if kind == "status":
             return content.get("execution_state") == "idle"
-        if "execution_count" in content and content["execution_count"] is not None:
-            cell.execution_count = content["execution_count"]
+        count = content.get("execution_count") if isinstance(content, dict) else None
+        if isinstance(count, int) and not isinstance(count, bool):
+            cell.execution_count = count
         if kind == "clear_output":
             if content.get("wait"):
                 collector.clear_pending = True
@@ -765,18 +768,16 @@ class _Driver:
         transient = content.get("transient") or {}
         display_id = transient.get("display_id") if isinstance(transient, dict) else None
         if kind == "update_display_data":
+            if data_problem(content.get("data"), content.get("metadata", {})):
+                return False  # an update that is not a valid output changes nothing
             for out in self.display_outputs.get(display_id, []):
-                if isinstance(content.get("data"), dict) and len(json.dumps(
-                        content["data"])) <= collector.limit:
+                if len(json.dumps(content["data"])) <= collector.limit:
                     out["data"] = content["data"]
                     out["metadata"] = content.get("metadata", {})
             return False
         if kind not in ("stream", "display_data", "execute_result", "error"):
             return False
-        try:
-            out = nbformat.v4.output_from_msg(msg)
-        except (ValueError, KeyError, TypeError):
-            return False
+        out = output_from_msg(msg)  # a grader's note when it is not a valid output
         before = len(collector.outputs)
         collector.add(out)
         if display_id and len(collector.outputs) > before:

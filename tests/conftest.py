@@ -4,16 +4,10 @@ Tests that need the real embedded dataset load it with ``load_coco_data()``;
 ``make test`` builds it first.
 """
 
-import os
+import numpy as np
+import pytest
 
-# One BLAS thread per process: the suite starts notebook kernels and nbgrader
-# next to the test process, and OpenBLAS threads spinning against each other on
-# a 2-core machine can slow a run down a hundredfold. Set before numpy loads.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import assignment  # noqa: F401  (one BLAS thread, as in every kernel: assignment/threads.py)
 
 
 def make_tiny_data(seed=0, num_images=12, num_captions=40, vocab=9, dim=16):

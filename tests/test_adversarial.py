@@ -127,7 +127,7 @@ def graded(course, corpus, listener):
     seconds = time.perf_counter() - start
     print(f"\nrnn-assignment grade of {len(corpus.expected)} submissions with {WORKERS} workers: "
           f"{seconds:.1f} s")
-    if proc.returncode != 0:
+    if proc.returncode not in (0, 3):  # 3: all graded, some flagged for review (s04)
         pytest.fail(f"rnn-assignment grade failed (exit {proc.returncode}):\n"
                     f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     rows = _read_csv(course.root / "grades_by_test.csv")

@@ -13,6 +13,7 @@ import types
 import numpy as np
 import pytest
 
+from assignment import threads
 from assignment.backend import use_backend
 from autograder import bench
 from autograder.course import NOTEBOOKS
@@ -54,8 +55,8 @@ def test_quick_bench_records_the_machine_blas_and_threads(quick_run):
     machine = json.loads(path.read_text())["machine"]
     assert machine["backend"] == "numpy"
     assert machine["blas"] not in ("", "unknown")
-    # the CLI's default: one BLAS thread, and PyTorch gets the same number
-    assert str(machine["blas_threads"]) == os.environ.get("OPENBLAS_NUM_THREADS", "1")
+    # the limit `import assignment` sets (one thread by default), and PyTorch gets the same number
+    assert machine["blas_threads"] == threads.requested_threads()[0]
     assert str(machine["torch_threads"]) == str(machine["blas_threads"])
 
 

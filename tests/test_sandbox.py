@@ -271,3 +271,32 @@ def test_concurrent_sandboxes_run_apart(tmp_path):
     assert shown["a"][1].strip() == shown["b"][1].strip() == "['mine.txt']"
     if os.geteuid() == 0:     # one unprivileged uid per sandbox
         assert shown["a"][0] != shown["b"][0] and "0" not in (shown["a"][0], shown["b"][0])
+
+
+def test_outputs_that_are_not_valid_notebook_outputs_become_notes(tmp_path):
+    """A kernel that publishes invalid outputs: the run is ok, the notebook valid, notes left."""
+    publish = """
+from IPython import get_ipython
+from IPython.display import display, update_display
+pub = get_ipython().display_pub
+deep = []
+for _ in range(500):
+    deep = [deep]
+pub.publish(data={"text/plain": 5}, metadata={})
+pub.publish(data={"not a mime type": "x"}, metadata={})
+pub.publish(data={"application/json": deep, "text/plain": "deep"}, metadata={})
+display({"text/plain": "before"}, raw=True, display_id="u1")
+update_display({"text/plain": {"not": "text"}}, raw=True, display_id="u1")
+print("still here")
+"""
+    out = run(tmp_path, publish, "print('next')")
+    assert out.status == "ok"
+    nbformat.validate(out.nb)
+    nbformat.reads(nbformat.writes(out.nb), as_version=4)
+    shown_text = text(out.nb.cells[0])
+    assert shown_text.count("[grader] An output of this cell was left out") == 3, shown_text
+    for problem in ("text/plain holds a int", "is not a MIME type", "deeper than 64"):
+        assert problem in shown_text
+    shown = [o for o in out.nb.cells[0].outputs if o.output_type == "display_data"]
+    assert [o.data["text/plain"] for o in shown] == ["before"]     # the bad update changed nothing
+    assert "still here" in text(out.nb.cells[0]) and text(out.nb.cells[1]) == "next\n"
