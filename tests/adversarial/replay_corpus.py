@@ -27,8 +27,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-
 from adversarial.corpus import (
     BEGIN,
     END,
@@ -41,6 +39,7 @@ from adversarial.corpus import (
     _read,
     _scores,
     _Student,
+    _write,
     solution_sources,
 )
 from autograder.hidden_cases import UNITS
@@ -233,10 +232,6 @@ def build_replay_corpus(source_dir: Path, release_dir: Path, out_dir: Path) -> d
     for student, mutations in MUTATIONS.items():
         s = _Student(release, solutions)
         expected = _combined([mutate(s, {}) for mutate in mutations])
-        folder = Path(out_dir) / student
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, nb in s.notebooks().items():
-            nbformat.validate(nb)
-            nbformat.write(nb, str(folder / f"{name}.ipynb"))
+        _write(s, Path(out_dir) / student)
         corpus[student] = expected
     return corpus
