@@ -6,7 +6,8 @@ the fixed public inputs stored in ``assignment/public_checks.npz`` and prints
 one line per output: OK, or what is wrong (shape, NaN, how far off, and a hint
 when the answer matches a usual mistake). It raises ``AssertionError`` when
 something is wrong, so a notebook cell stops there; while nbgrader autogrades
-(``NBGRADER_EXECUTION=autograde``) it only prints.
+(``NBGRADER_EXECUTION=autograde``) it only prints, and a graded cell's visible
+test is left to the hidden tests.
 
 A backward pass is checked on the cache that a correct forward pass makes
 on the case's inputs (stored with the case, one of the types of
@@ -42,6 +43,7 @@ forward pass makes on the inputs, ``caches.to_arrays``), ``expected`` or
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -367,14 +369,76 @@ def _copies(values) -> dict:
     return {k: _array(v, copy=True) for k, v in values.items()}
 
 
+# An output with more numbers than this is not copied (a right one has a few
+# hundred): a giant broadcast view or a monstrous shape costs that output only,
+# never the memory that the rest of the grading needs.
+MAX_COPY_ELEMENTS = 1_000_000
+
+
+class TooLarge:
+    """Stands for an output too large to copy or check: its shape, dtype and size only."""
+
+    def __init__(self, shape, dtype, size):
+        self.shape, self.dtype, self.size = tuple(shape), str(dtype)[:40], int(size)
+
+    def __repr__(self):
+        return f"TooLarge(shape={self.shape}, dtype={self.dtype})"
+
+
+def _numbers_in(value, budget) -> int:
+    """How many numbers a list/tuple of numbers holds, or -1 when it holds something else.
+
+    Walks plain lists and tuples only (no student-defined __len__ or
+    __getitem__ runs), and stops past ``budget`` numbers.
+    """
+    if type(value) in (int, float) or isinstance(value, np.generic):
+        return 1
+    if type(value) is np.ndarray:
+        return int(value.size)
+    if type(value) not in (list, tuple):
+        return -1
+    total = 0
+    for item in value:
+        n = _numbers_in(item, budget - total)
+        if n < 0 or total + n > budget:
+            return -1 if n < 0 else total + n
+        total += n
+    return total
+
+
 def _host(value):
-    """A host copy of an output, or the value itself when it is not an array."""
-    try:
-        value = to_numpy(value)
-    except Exception:
+    """A host copy of an output; anything else (not numbers, too large) without copying it.
+
+    Arrays of the backends and plain (nested) lists of numbers are converted;
+    other objects are returned as they are (the check says what they are) and
+    an output of more than MAX_COPY_ELEMENTS numbers becomes a TooLarge.
+    """
+    if isinstance(value, bool):
         return value
-    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
-        return _array(value, copy=True)
+    if not isinstance(value, (np.ndarray, np.generic, int, float)):
+        if type(value) in (list, tuple):
+            n = _numbers_in(value, MAX_COPY_ELEMENTS)
+            if n < 0:
+                return value
+            if n > MAX_COPY_ELEMENTS:
+                return TooLarge((len(value),), "list", n)
+        elif type(value).__module__.split(".")[0] != "cupy":
+            return value  # a generator, a dict, a student's class: not converted
+        elif int(value.size) > MAX_COPY_ELEMENTS:  # a CuPy array: not brought to the host
+            return TooLarge(value.shape, value.dtype, value.size)
+        try:
+            value = to_numpy(value)
+        except Exception:
+            return value
+    if isinstance(value, np.ndarray):
+        value = np.ndarray.view(value, np.ndarray)  # a subclass's own methods no longer apply
+    if isinstance(value, np.ndarray) and value.size > MAX_COPY_ELEMENTS:
+        return TooLarge(value.shape, value.dtype, value.size)
+    if isinstance(value, (np.ndarray, np.generic, int, float)):
+        try:
+            return _array(value, copy=True)
+        except MemoryError:
+            return TooLarge(np.shape(value), getattr(value, "dtype", "?"), np.size(value))
     return value
 
 
@@ -516,6 +580,9 @@ def compare(name, actual, expected, tol, *, show_values=False, end_token=None) -
     """
     if actual is None:
         return Verdict(name, False, "was not returned")
+    if isinstance(actual, TooLarge):
+        return Verdict(name, False, f"has shape {actual.shape} ({actual.size:,} numbers, too "
+                                    f"many to check); expected {tuple(expected.shape)}")
     if not isinstance(actual, np.ndarray):
         return Verdict(name, False, f"is a {type(actual).__name__}, not an array of numbers")
     if actual.dtype.kind not in "biuf":
@@ -930,6 +997,34 @@ def format_case(result: CaseResult, *, mask=False) -> list:
     return lines
 
 
+def _guarded_while_grading(check):
+    """While nbgrader autogrades, a check can never keep the graded cell's hidden part from running.
+
+    The visible part of a graded cell (``graded=True``) is not run then: the
+    hidden part runs the same public case, with time limits, and nothing the
+    visible part could meet (an exception, an output too large to copy, an
+    endless loop) may cost another unit. A plain check cell runs, and anything
+    it raises is printed, not raised.
+    """
+    @functools.wraps(check)
+    def guarded(unit, obj, graded=False):
+        if not _autograding():
+            return check(unit, obj, graded)
+        if graded:
+            print(f"Visible test of {unit}: not repeated while grading (the hidden tests run "
+                  "your code on the public case too, and on hidden ones).")
+            return None
+        try:
+            return check(unit, obj, graded)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:
+            print(f"{unit}: the check stopped ({type(err).__name__}); grading goes on.")
+            return None
+    return guarded
+
+
+@_guarded_while_grading
 def check_unit(unit, obj, graded=False):
     """Check your ``unit`` on the fixed public inputs; print one line per output.
 

@@ -18,13 +18,14 @@ known mistakes (``autograder.mistakes``) are stored next to them for hints.
     build_public_checks()               -> assignment/public_checks.npz (committed)
     build_references(secret, path)      -> every case with its expected outputs, for the
                                            scorer (never released, never in a sandbox)
-    build_grading_inputs(refs, path)    -> the cases' inputs and replay tables, for the
-                                           student's kernel (no expected value)
+    build_grading_inputs(refs, path)    -> the cases' inputs and sealed replay tables, for
+                                           the student's kernel (no expected value)
     python -m autograder.hidden_cases   rebuilds the public file
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assignment import caches, checks
+from assignment import caches, checks, replay_seal
 from assignment.checks import PROTOCOLS, CheckCase, UnitChecks
 
 from . import reference as ref
@@ -426,32 +427,37 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------- grading inputs
 #
 # What the student's kernel gets while it is graded (rnn_grading_kernel reads
-# it; docs/grading-design.md): every case's inputs and settings, and the
-# replay tables, nothing else: no expected output, no mistake output, no
-# secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
-#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 2,
-#                "secret_fingerprint": ..., "units": {unit: {"uses": [...], "cases": [
+# it; docs/grading-design.md): every case's inputs and settings (backward
+# cases: with the cache the grader built), and the sealed replay tables,
+# nothing else: no expected output, no mistake output, no secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
+#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 3,
+#                "seal": replay_seal.SEAL_VERSION, "secret_fingerprint": ...,
+#                "units": {unit: {"uses": [...], "cases": [
 #                  {"label", "hidden", "dims", "settings",
 #                   "inputs": {name: array key},
 #                   "cache": null or {"type": cache type, "arrays": {field path: array key}},
-#                   "calls": [{"fn": name, "args": [tree, ...], "result": tree}, ...]}]}}}
-#   'a<n>'       the arrays, each stored once however often it appears.
-# A tree is a nested value in JSON: {"array": key}, {"scalar": key} (a NumPy
-# scalar), {"value": v} (None, bool, int, float, str), {"tuple": [...]},
-# {"list": [...]}, {"dict": [[key, tree], ...]} or
-# {"namedtuple": type name, "fields": [...], "items": [...]}.
+#                   "calls": [{"fn", "grid": [exponent, ...], "offsets": [[start, size], ...],
+#                              "id", "tag", "hint", "box": [start, size]}, ...]}]}}}
+#   'a<n>'       the inputs and caches, each array stored once however often it appears;
+#   'replay_offsets'  float64: the offsets of the sealed calls' float arguments, one
+#                after the other (equal ones once); an entry's are [start, size] in it;
+#   'replay_boxes'    uint8: the sealed results, one after the other.
 # "cache" (backward units): the cache the reference forward pass made on the
 # case's inputs (assignment.caches.to_arrays / from_arrays); the student's
 # backward pass is called with it. It holds forward values on this unit's
 # own inputs, drawn from its own seed: no forward unit's answer.
 # "calls" are the calls the reference made, on that case, to the functions of
-# UNITS[unit].uses (nested calls included; for the loss also those of its known
-# mistakes, see _replay_calls), with their arguments and results:
-# the kernel's replay stubs answer a call with matching arguments with the
-# recorded result, so a unit is not charged for a wrong helper it calls.
+# UNITS[unit].uses (nested calls included, in the order they returned; for the
+# loss also those of its known mistakes, see _replay_calls), each sealed by
+# ``assignment.replay_seal``: its result is encrypted with a key derived from
+# its exact arguments, so only a caller that passes those arguments (to
+# round-off) reads it. A result that holds a cache (a forward layer's) opens
+# as the ``assignment.caches`` class. The kernel's replay stubs answer such a
+# call with the recorded result, so a unit is not charged for a wrong helper
+# it calls; reading the table without doing the work yields nothing.
 
 GRADING_INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-GRADING_INPUTS_VERSION = 2  # 2: backward cases carry the grader's cache
+GRADING_INPUTS_VERSION = 3  # 3: grader-built caches and sealed replay entries together
 
 
 class _ArrayStore:
@@ -471,48 +477,60 @@ class _ArrayStore:
         return self._keys[digest]
 
 
-def _tree(value, store: _ArrayStore):
-    """A nested value as JSON (arrays into ``store``); see the format above."""
-    if isinstance(value, np.ndarray):
-        return {"array": store.add(value)}
-    if isinstance(value, np.generic):
-        return {"scalar": store.add(np.asarray(value))}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return {"value": value}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {"namedtuple": type(value).__name__, "fields": list(value._fields),
-                "items": [_tree(v, store) for v in value]}
-    if isinstance(value, tuple):
-        return {"tuple": [_tree(v, store) for v in value]}
-    if isinstance(value, list):
-        return {"list": [_tree(v, store) for v in value]}
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": [[k, _tree(v, store)] for k, v in value.items()]}
-    raise TypeError(f"cannot record a {type(value).__name__} in the grading inputs")
+class _Sealed:
+    """The offsets and sealed results of every call, each in one flat array (few npz members).
+
+    An entry names its parts by [start, size] in them; equal offsets are stored once.
+    """
+
+    def __init__(self):
+        self.offsets, self.boxes, self._at, self._sizes = [], [], {}, [0, 0]
+
+    def _place(self, which, data: bytes, itemsize: int):
+        key = (which, hashlib.sha256(data).hexdigest())
+        if key not in self._at:
+            self._at[key] = [self._sizes[which], len(data) // itemsize]
+            (self.offsets, self.boxes)[which].append(data)
+            self._sizes[which] += len(data) // itemsize
+        return self._at[key]
+
+    def add(self, fn_name, args, result) -> dict:
+        """One recorded call as a sealed entry of the grading inputs (see the format above)."""
+        entry, offsets, box = replay_seal.seal(fn_name, args, result)
+        entry["offsets"] = [self._place(0, np.ascontiguousarray(d, dtype="<f8").tobytes(), 8)
+                            for d in offsets]
+        entry["box"] = self._place(1, box, 1)
+        return entry
+
+    def arrays(self) -> dict:
+        return {"replay_offsets": np.frombuffer(b"".join(self.offsets), dtype="<f8"),
+                "replay_boxes": np.frombuffer(b"".join(self.boxes), dtype=np.uint8)}
 
 
-def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore, impl=None) -> list:
+def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed, impl=None) -> list:
     """Run the reference on one case with the ``uses`` functions wrapped by recorders.
 
     The reference calls its helpers through its module globals (and the
     captioning model through ``_SEQUENCE_LAYERS``), so both are patched for
     the duration; nested calls (rnn_forward -> rnn_step_forward) are recorded
-    too, in call order.
+    too, in the order they return. Each call is sealed (``_Sealed.add``).
     """
     calls = []
 
     def recorder(fn_name, fn):
         def recorded(*args):
-            entry = {"fn": fn_name, "args": [_tree(a, store) for a in args]}
+            before = copy.deepcopy(args)  # the arguments as passed (a helper may not change them)
             result = fn(*args)
-            entry["result"] = _tree(result, store)
-            calls.append(entry)
+            calls.append(sealed.add(fn_name, before, result))
             return result
         return recorded
 
     originals = {k: getattr(ref, k) for k in unit.uses}
     layers = dict(ref._SEQUENCE_LAYERS)
     wrapped = {k: recorder(k, f) for k, f in originals.items()}
+    # every step of sample(), also after every caption has ended (the captions are the
+    # same), so that a sampler that does not stop early still gets its steps replayed
+    ref._SAMPLE_STOPS_EARLY = False
     try:
         for k, f in wrapped.items():
             setattr(ref, k, f)
@@ -524,10 +542,11 @@ def _record_calls(name, unit: Unit, inputs, settings, store: _ArrayStore, impl=N
         for k, f in originals.items():
             setattr(ref, k, f)
         ref._SEQUENCE_LAYERS.update(layers)
+        ref._SAMPLE_STOPS_EARLY = True
     return calls
 
 
-def _replay_calls(name, unit: Unit, case: CheckCase, store: _ArrayStore) -> list:
+def _replay_calls(name, unit: Unit, case: CheckCase, sealed: _Sealed) -> list:
     """The replay table of one case: the calls the reference made to ``unit.uses``.
 
     For the captioning loss also the calls each known loss mistake makes (the
@@ -536,22 +555,29 @@ def _replay_calls(name, unit: Unit, case: CheckCase, store: _ArrayStore) -> list
     their calls too: their gradients are then that mistake's, and keep their
     points (checks.judge_case); without them the LSTM cases of the RNN
     notebook, which has no LSTM layers of its own, could not be computed at
-    all. Calls already in the table are not repeated.
+    all. They are sealed like the others. Calls already in the table (the
+    same lookup id and grids: the same arguments to round-off) are not
+    repeated.
     """
     if not unit.uses:
         return []
-    calls = _record_calls(name, unit, case.inputs, case.settings, store)
+    calls = _record_calls(name, unit, case.inputs, case.settings, sealed)
     if PROTOCOLS[name].kind == "loss":
-        seen = {json.dumps([c["fn"], c["args"]], sort_keys=True) for c in calls}
+        def same(call):
+            # The lookup id hashes the arguments' cells on their grids; the grids (one
+            # exponent per float argument) are part of what the call was: the loss not
+            # averaged over N=4 passes 4 * dh, whose cells on its own grid are dh's
+            return call["id"], tuple(call["grid"])
+
+        seen = {same(c) for c in calls}
         for mistake in mistakes_for(name):
             try:
-                more = _record_calls(name, unit, case.inputs, case.settings, store, mistake.impl)
+                more = _record_calls(name, unit, case.inputs, case.settings, sealed, mistake.impl)
             except checks.StudentCodeError:
                 continue
             for call in more:
-                key = json.dumps([call["fn"], call["args"]], sort_keys=True)
-                if key not in seen:
-                    seen.add(key)
+                if same(call) not in seen:
+                    seen.add(same(call))
                     calls.append(call)
     return calls
 
@@ -560,18 +586,20 @@ def build_grading_inputs(references_path, out_path) -> Path:
     """Write what the student's kernel needs to be graded, and nothing more, to ``out_path``.
 
     Read from the references file (``build_references``): every case's inputs
-    and settings, plus the replay tables (the reference's calls to the
+    and settings (a backward case's with its grader-built cache), plus the
+    sealed replay tables (the reference's calls to the
     ``uses`` functions of each unit). No expected output, no mistake output,
-    no secret (only its public fingerprint). Deterministic: the same
-    references give the same bytes. The file is read-only in every sandbox;
-    ``rnn_grading_kernel`` finds it through ``RNN_GRADING_INPUTS``.
+    no secret (only its public fingerprint). Deterministic:
+    the same references give the same bytes. The file is read-only in every
+    sandbox; ``rnn_grading_kernel`` finds it through ``RNN_GRADING_INPUTS``.
     """
     header, units = checks.read_check_file(references_path)
     if header.get("kind") != "references":
         raise ValueError(f"{references_path} holds only the public cases; build the grading "
                          "inputs from the references file (build_references).")
-    store = _ArrayStore()
+    store, sealed = _ArrayStore(), _Sealed()
     index = {"format": GRADING_INPUTS_FORMAT, "version": GRADING_INPUTS_VERSION,
+             "seal": replay_seal.SEAL_VERSION,
              "secret_fingerprint": header.get("secret_fingerprint"), "units": {}}
     for name, unit in UNITS.items():
         if name not in units or units[name].points != dict(unit.outputs):
@@ -588,9 +616,9 @@ def build_grading_inputs(references_path, out_path) -> Path:
                 "settings": case.settings,
                 "inputs": {k: store.add(v) for k, v in case.inputs.items() if k != "cache"},
                 "cache": cache,
-                "calls": _replay_calls(name, unit, case, store)})
+                "calls": _replay_calls(name, unit, case, sealed)})
         index["units"][name] = {"uses": list(unit.uses), "cases": cases}
-    arrays = dict(store.arrays)
+    arrays = {**store.arrays, **sealed.arrays()}
     arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),
                                         dtype=np.uint8)
     return checks.write_npz(out_path, arrays)

@@ -247,7 +247,7 @@ CHECK_BACKWARD = 'check_unit("rnn_step_backward", rnn_step_backward)'
 GRADIENTS = "check_layer_gradients(rnn_step_forward, rnn_step_backward, inputs)"
 # (cell, the stub its one line must name; None: a cell that must run cleanly)
 STUB_CELLS = [(SETUP, None), (STUBS, None), (CHECK_FORWARD, "rnn_step_forward"),
-              (CHECK_BACKWARD, "rnn_step_forward"),  # its forward makes the cache: first
+              (CHECK_BACKWARD, "rnn_step_backward"),  # on the stored cache: its own stub
               (GRADIENTS, "rnn_step_forward"), (FORWARD, None),
               (CHECK_BACKWARD, "rnn_step_backward"), (GRADIENTS, "rnn_step_backward")]
 

@@ -444,12 +444,17 @@ def test_a_course_released_by_an_older_version_is_refused_with_what_to_do(tmp_pa
 
 def test_grading_inputs_and_records_of_an_older_version_are_refused(tmp_path, monkeypatch):
     old = tmp_path / "grading_inputs.npz"
-    checks.write_npz(old, {"__index__": np.frombuffer(
-        b'{"format": "rnn-assignment-grading-inputs", "version": 1, "units": {}}',
-        dtype=np.uint8)})
     monkeypatch.setenv(kernel.INPUTS_ENV, str(old))
-    with pytest.raises(kernel.GradingSetupError, match="version 1, expected version 2"):
-        kernel.grade_unit("rnn_forward", lambda *a: None, {})
+    # 1: plain replay, own-forward evidence; 2: grader-built caches with plain replay
+    # results, or sealed replay entries without caches
+    for version in (1, 2):
+        checks.write_npz(old, {"__index__": np.frombuffer(json.dumps(
+            {"format": "rnn-assignment-grading-inputs", "version": version, "units": {}}).encode(),
+            dtype=np.uint8)})
+        with pytest.raises(kernel.GradingSetupError,
+                           match=f"grading inputs version {version}, .* this kernel reads "
+                                 f"version {kernel.INPUTS_VERSION}"):
+            kernel.grade_unit("rnn_forward", lambda *a: None, {})
 
 
 # ------------------------------------------- other variants of (a) and (b) (red team)

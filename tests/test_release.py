@@ -479,21 +479,35 @@ def test_a_wrong_dWh_costs_exactly_the_points_of_dWh(autograded):
     assert sum(autograded.scores["wrong-dwh"].values()) == AUTOGRADED_TOTAL - dwh
 
 
+def _autograded_cell(autograded, student, grade_id):
+    path = (autograded.root / "autograded" / student / ASSIGNMENT / "RNN_Captioning.ipynb")
+    return next(c for c in json.loads(path.read_text())["cells"]
+                if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _stdout(cell) -> str:
+    return "".join("".join(o["text"]) for o in cell["outputs"] if o.get("name") == "stdout")
+
+
 def test_feedback_of_the_wrong_dWh_names_the_output(autograded):
-    path = (autograded.root / "autograded" / "wrong-dwh" / ASSIGNMENT / "RNN_Captioning.ipynb")
-    cell = next(c for c in json.loads(path.read_text())["cells"]
-                if c["metadata"].get("nbgrader", {}).get("grade_id") == "test_rnn_step_backward")
-    text = json.dumps(cell["outputs"])
-    assert "dWh" in text and "WRONG" in text
+    # the check cell runs as the student ran it; the graded cell's visible part is left
+    # to its hidden part while grading, whose feedback (the scorer's) names dWh as wrong
+    check = _stdout(_autograded_cell(autograded, "wrong-dwh", "rnn_step_backward_check"))
+    assert "dWh" in check and "WRONG" in check
+    graded = _stdout(_autograded_cell(autograded, "wrong-dwh", "test_rnn_step_backward"))
+    assert "not repeated while grading" in graded
+    assert re.search(r"dWh +0 / \d+ +wrong on", graded), graded
 
 
 def test_warnings_and_stderr_output_inside_a_correct_solution_cost_nothing(autograded):
     assert autograded.scores["noisy-stderr"] == _full_marks()
-    path = (autograded.root / "autograded" / "noisy-stderr" / ASSIGNMENT / "RNN_Captioning.ipynb")
-    cell = next(c for c in json.loads(path.read_text())["cells"]
-                if c["metadata"].get("nbgrader", {}).get("grade_id") == "test_rnn_step_forward")
-    assert not [o for o in cell["outputs"] if o.get("name") == "stderr"]
-    assert "debugging output" in json.dumps(cell["outputs"])  # shown to the student on stdout
+    for grade_id in ("rnn_step_forward_check", "test_rnn_step_forward"):
+        cell = _autograded_cell(autograded, "noisy-stderr", grade_id)
+        assert not [o for o in cell["outputs"] if o.get("name") == "stderr"], grade_id
+    # shown to the student on stdout by the check cell (the graded cell's hidden part
+    # runs the code with its output captured)
+    check = _autograded_cell(autograded, "noisy-stderr", "rnn_step_forward_check")
+    assert "debugging output" in _stdout(check)
 
 
 def test_a_correct_submission_autogrades_without_an_error_in_any_cell(autograded):

@@ -18,9 +18,14 @@ with the references and gives the points.
 How a unit is run:
 * units that call other student functions (``uses``) run twice: first with
   *replay stubs* in the notebook's namespace (a stub answers a call whose
-  arguments match a call the reference made on this case with the reference's
-  recorded result, and otherwise calls the student's own function), then with
-  the student's own functions; the scorer takes, per output, right either way;
+  arguments are those of a call the reference made on this case, to
+  round-off, with the reference's recorded result, and otherwise calls the
+  student's own function), then with the student's own functions; the
+  scorer takes, per output, right either way. The recorded results are
+  sealed (``assignment.replay_seal``): each is encrypted with a key derived
+  from its call's arguments (to round-off), so reading the tables without
+  doing the work yields nothing; a result that holds a cache decodes to the
+  ``assignment.caches`` class (so ``cache.step(t)`` works);
 * a backward unit is called with the upstream gradients and the case's
   cache from the grading-inputs file (made by the reference forward pass on
   the case's hidden inputs; a fresh copy per call), never with a cache of the
@@ -65,12 +70,11 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 
-from assignment import caches, checks
+from assignment import caches, checks, replay_seal
 from assignment.checks import PROTOCOLS, StudentCodeError, StudentTimeout
 
 __all__ = ["grade_unit", "GradingSetupError", "RECORD_MIME", "RECORD_FORMAT", "INPUTS_ENV",
@@ -80,7 +84,8 @@ RECORD_MIME = "application/vnd.rnn-assignment.record+json"
 RECORD_FORMAT = "rnn-assignment-record"
 RECORD_VERSION = 2  # 2: no forward values or evidence (backward units run on grader caches)
 INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-INPUTS_VERSION = 2
+INPUTS_VERSION = 3  # 3: grader-built caches and sealed replay entries (2 had one or the other)
+SEAL_VERSION = replay_seal.SEAL_VERSION
 INPUTS_ENV = "RNN_GRADING_INPUTS"
 REFERENCES_ENV = "RNN_ASSIGNMENT_REFERENCES"
 CASE_SECONDS = float(os.environ.get("RNN_ASSIGNMENT_CASE_SECONDS", 10))    # one case
@@ -88,18 +93,15 @@ UNIT_SECONDS = float(os.environ.get("RNN_ASSIGNMENT_UNIT_SECONDS", 25))    # all
 MAX_OUTPUT_ELEMENTS = 20_000        # the largest right output has a few hundred
 MAX_RECORD_BYTES = 16 * 2 ** 20     # all arrays of one record, before base64
 
-# match of a stub's arguments with a recorded call (tight: a right caller
-# passes the same numbers up to round-off)
-RTOL, ATOL = 1e-9, 1e-12
 
 # Outside IPython (tests, scripts) the published bundles are collected here.
 PUBLISHED = []
 
 checks.register_grading_file(__file__)
 
-# Taken when this module is imported. Comparisons below use only these and the
-# operators of arrays of this exact type, so that reassigning numpy functions
-# (np.allclose = lambda *a: True) cannot make a stub answer a wrong call.
+# Taken when this module is imported (reassigning numpy functions later changes
+# nothing here). A stub answers only when its arguments open a sealed entry
+# (assignment.replay_seal): no comparison decides it.
 _ndarray = np.ndarray
 _generic = np.generic
 
@@ -112,36 +114,6 @@ class GradingSetupError(RuntimeError):
 
 
 _loaded = {}
-
-
-def _decode(tree, arrays):
-    """A nested value from its JSON form (see autograder.hidden_cases)."""
-    if "array" in tree:
-        return arrays[tree["array"]].copy()
-    if "scalar" in tree:
-        return arrays[tree["scalar"]][()]
-    if "value" in tree:
-        return tree["value"]
-    if "tuple" in tree:
-        return tuple(_decode(t, arrays) for t in tree["tuple"])
-    if "list" in tree:
-        return [_decode(t, arrays) for t in tree["list"]]
-    if "dict" in tree:
-        return {k: _decode(t, arrays) for k, t in tree["dict"]}
-    if "namedtuple" in tree:
-        kind = _namedtuple(tree["namedtuple"], tuple(tree["fields"]))
-        return kind(*(_decode(t, arrays) for t in tree["items"]))
-    raise GradingSetupError(f"unknown value in the grading inputs: {sorted(tree)}")
-
-
-_namedtuples = {}
-
-
-def _namedtuple(name, fields):
-    """The same cache type for every replayed value (a student may test isinstance of tuple)."""
-    if (name, fields) not in _namedtuples:
-        _namedtuples[name, fields] = namedtuple(name, fields)
-    return _namedtuples[name, fields]
 
 
 def _inputs_path() -> Path:
@@ -177,11 +149,16 @@ def _grading_inputs() -> dict:
                 arrays = {k: data[k] for k in data.files if k != "__index__"}
         except Exception as err:
             raise GradingSetupError(f"{path} cannot be read: {err}") from None
-        if index.get("format") != INPUTS_FORMAT or index.get("version") != INPUTS_VERSION:
-            raise GradingSetupError(f"{path} is not a grading-inputs file of this version of the "
-                                    f"assignment (format {index.get('format')!r} version "
-                                    f"{index.get('version')!r}, expected version "
-                                    f"{INPUTS_VERSION}): rebuild it.")
+        if index.get("format") != INPUTS_FORMAT:
+            raise GradingSetupError(f"{path} is not a grading-inputs file of this assignment "
+                                    f"(format {index.get('format')!r}): rebuild it.")
+        if index.get("version") != INPUTS_VERSION or index.get("seal") != SEAL_VERSION:
+            raise GradingSetupError(
+                f"{path} was built by another version of the grader (grading inputs version "
+                f"{index.get('version')!r}, replay seal {index.get('seal')!r}; this kernel reads "
+                f"version {INPUTS_VERSION}, seal {SEAL_VERSION}). Update the grader on every "
+                "machine and grade again: `rnn-assignment grade` rebuilds the file from the "
+                "course's references.")
         _loaded.clear()
         _loaded[key] = {"units": index["units"], "arrays": arrays,
                         "fingerprint": index.get("secret_fingerprint")}
@@ -191,83 +168,42 @@ def _grading_inputs() -> dict:
 # ----------------------------------------------------------------- replay stubs
 
 
-def _close_numbers(a: float, r: float) -> bool:
-    d = a - r
-    return max(d, -d) <= ATOL + RTOL * max(r, -r)
-
-
-def _same(actual, recorded) -> bool:
-    """Does a stub's argument match a recorded one (nested; arrays to RTOL/ATOL)?"""
-    if isinstance(recorded, _ndarray):
-        if type(actual) is not _ndarray:  # a subclass could redefine the operators
-            if recorded.ndim == 0 and isinstance(actual, (int, float, _generic)) \
-                    and not isinstance(actual, bool):
-                return _same_scalar(actual, recorded[()])
-            return False
-        if actual.shape != recorded.shape:
-            return False
-        kinds = actual.dtype.kind + recorded.dtype.kind
-        if kinds == "ff":
-            if actual.dtype != recorded.dtype:
-                return False  # float32 arguments would give a float32 result
-            if actual.size and not _close_numbers(float(actual.flat[0]),
-                                                  float(recorded.flat[0])):
-                return False  # most misses end here, cheaply
-            diff = actual - recorded
-            bound = ATOL + RTOL * (recorded * ((recorded > 0) * 2.0 - 1.0))
-            return bool((diff <= bound).all()) and bool((-diff <= bound).all())
-        if kinds in ("ii", "iu", "ui", "uu", "bb"):
-            return bool((actual == recorded).all())
-        return False
-    if isinstance(recorded, (tuple, list)):  # tuples, lists and caches (namedtuples)
-        return isinstance(actual, (tuple, list)) and len(actual) == len(recorded) and \
-            all(_same(a, r) for a, r in zip(actual, recorded))
-    if isinstance(recorded, dict):
-        return isinstance(actual, dict) and set(actual) == set(recorded) and \
-            all(_same(actual[k], r) for k, r in recorded.items())
-    if recorded is None or isinstance(recorded, (bool, str)):
-        return type(actual) is type(recorded) and actual == recorded
-    if isinstance(recorded, (int, float, _generic)):
-        return _same_scalar(actual, recorded)
-    return False
-
-
-def _same_scalar(actual, recorded) -> bool:
-    if isinstance(actual, bool) or not isinstance(actual, (int, float, _generic)):
-        return False
-    if isinstance(actual, _ndarray):
-        return False
-    try:
-        return _close_numbers(float(actual), float(recorded))
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
 class _ReplayTable:
-    """The recorded calls of one case: fn name -> [(args, result tree)]."""
+    """The sealed recorded calls of one case: fn name -> replay_seal.Candidates.
+
+    Nothing here is readable without the arguments of a call: an entry is
+    opened only by a caller that passes the arguments the reference passed,
+    to round-off. Opened results are not kept.
+    """
 
     def __init__(self, calls, arrays):
-        self.arrays = arrays
-        self.calls, self._next = {}, {}
+        flat, boxes, views, items = arrays["replay_offsets"], arrays["replay_boxes"], {}, {}
         for call in calls:
-            args = [_decode(t, arrays) for t in call["args"]]
-            self.calls.setdefault(call["fn"], []).append((args, call["result"]))
+            offsets = []
+            for start, size in call["offsets"]:  # equal offsets: one view (cells cached by it)
+                if (start, size) not in views:
+                    views[start, size] = flat[start:start + size]
+                offsets.append(views[start, size])
+            start, size = call["box"]
+            items.setdefault(call["fn"], []).append(
+                (call, offsets, boxes[start:start + size].tobytes()))
+        self.calls = {fn: replay_seal.Candidates(v) for fn, v in items.items()}
+        self._next = {}
 
     def answer(self, name, args):
-        """A fresh copy of the recorded result of a matching call, or None.
+        """A fresh copy of the recorded result of a call with these arguments, or None.
 
         Calls usually come in the recorded order, so the search starts after
         the last match.
         """
-        calls = self.calls.get(name, ())
-        start = self._next.get(name, 0)
-        for i in range(len(calls)):
-            k = (start + i) % len(calls)
-            recorded, result = calls[k]
-            if len(recorded) == len(args) and all(_same(a, r) for a, r in zip(args, recorded)):
-                self._next[name] = k + 1
-                return _decode(result, self.arrays)
-        return None
+        candidates = self.calls.get(name)
+        if candidates is None:
+            return None
+        found = candidates.find(replay_seal.Arguments(args), self._next.get(name, 0))
+        if found is None:
+            return None
+        self._next[name] = found[0] + 1
+        return found[1]
 
 
 _MISSING = object()
@@ -377,6 +313,8 @@ class _Arrays:
     def value(self, value) -> dict:
         if value is None:
             return {"missing": True}
+        if isinstance(value, checks.TooLarge):  # not copied (assignment.checks._host)
+            return {"too_large": True, "shape": list(value.shape)}
         if type(value) is not _ndarray:
             if isinstance(value, (bool, int, float, _generic)):
                 value = np.array(value)

@@ -629,6 +629,14 @@ def _course_secret(course) -> str:
     return path.read_text().strip() if path.is_file() else ""
 
 
+def _write(student: _Student, folder: Path):
+    """The student's notebooks into ``folder`` (each validated first)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, nb in student.notebooks().items():
+        nbformat.validate(nb)
+        nbformat.write(nb, str(folder / f"{name}.ipynb"))
+
+
 def build_corpus(source_dir: Path, release_dir: Path, out_dir: Path, *,
                  listener_port: int) -> dict:
     """Write every adversarial submission; return student id -> :class:`Expected`.
@@ -651,10 +659,6 @@ def build_corpus(source_dir: Path, release_dir: Path, out_dir: Path, *,
     for student, mutations in MUTATIONS.items():
         s = _Student(release, solutions, untouched=_untouched in mutations)
         expected = _combined([mutate(s, ctx) for mutate in mutations])
-        folder = Path(out_dir) / student
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, nb in s.notebooks().items():
-            nbformat.validate(nb)
-            nbformat.write(nb, str(folder / f"{name}.ipynb"))
+        _write(s, Path(out_dir) / student)
         corpus[student] = expected
     return corpus
