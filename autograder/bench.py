@@ -339,17 +339,19 @@ def grade_command_available():
 
 
 def make_submissions(folder, count, notebooks_dir=None):
-    """``folder/<student id>/<notebook>``: copies of the source notebooks, one folder per student.
+    """``folder/<student id>/<notebook>``: the source notebooks solved, one folder per student.
 
     Student ids are ``bench-001``, ``bench-002``, ... Returns the list of ids.
     """
     from .course import NOTEBOOKS, SOURCE_NOTEBOOKS
+    from .samples import solved
     notebooks_dir = Path(notebooks_dir or SOURCE_NOTEBOOKS)
     students = [f"bench-{k:03d}" for k in range(1, count + 1)]
-    for student in students:
-        (Path(folder) / student).mkdir(parents=True, exist_ok=True)
-        for name in NOTEBOOKS:
-            shutil.copyfile(notebooks_dir / name, Path(folder) / student / name)
+    for name in NOTEBOOKS:
+        text = json.dumps(solved(json.loads((notebooks_dir / name).read_text())))
+        for student in students:
+            (Path(folder) / student).mkdir(parents=True, exist_ok=True)
+            (Path(folder) / student / name).write_text(text)
     return students
 
 

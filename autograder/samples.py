@@ -20,7 +20,7 @@ from pathlib import Path
 from .course import NOTEBOOKS
 from .restore import grade_id, is_solution
 
-__all__ = ["answered", "edit_answer", "write_samples", "SAMPLES"]
+__all__ = ["answered", "solved", "edit_answer", "write_samples", "SAMPLES"]
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -33,6 +33,18 @@ def _text(cell) -> str:
 def _solution_body(text: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True)
                    if line.strip() not in MARKERS)
+
+
+def solved(source: dict) -> dict:
+    """The source notebook as a student who solved everything hands it in (no solution markers).
+
+    Grading flags a notebook whose answer cells still carry the markers as a copy
+    of the instructor's source.
+    """
+    nb = copy.deepcopy(source)
+    for cell in nb["cells"]:
+        cell["source"] = _solution_body(_text(cell))
+    return nb
 
 
 def answered(source: dict, release: dict, skip=()) -> dict:

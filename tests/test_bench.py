@@ -125,14 +125,18 @@ def test_median_ms_times_after_warm_up():
     assert len(calls) == 5 and ms >= 0
 
 
-def test_submissions_are_copies_of_the_source_notebooks_per_student(tmp_path):
+def test_submissions_are_the_source_notebooks_solved_per_student(tmp_path):
+    from autograder.samples import solved
     students = bench.make_submissions(tmp_path, 3)
     assert students == ["bench-001", "bench-002", "bench-003"]
     for student in students:
         assert sorted(os.listdir(tmp_path / student)) == sorted(NOTEBOOKS)
-    source = os.path.join(REPO, "notebooks", NOTEBOOKS[0])
-    with open(source, "rb") as f:
-        assert (tmp_path / "bench-002" / NOTEBOOKS[0]).read_bytes() == f.read()
+    with open(os.path.join(REPO, "notebooks", NOTEBOOKS[0])) as f:
+        source = json.load(f)
+    submitted = json.loads((tmp_path / "bench-002" / NOTEBOOKS[0]).read_text())
+    assert submitted == solved(source)  # every answer, no solution markers
+    assert "### BEGIN SOLUTION" not in json.dumps(submitted)
+    assert "### BEGIN SOLUTION" in json.dumps(source)
 
 
 def test_run_measured_reports_the_peak_memory_of_the_command():
