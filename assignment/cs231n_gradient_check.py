@@ -21,8 +21,19 @@ import numpy as np
 
 from .backend import to_numpy
 
-__all__ = ["eval_numerical_gradient_blobs", "eval_numerical_gradient_net", "grad_check_sparse"]
+__all__ = ["centred_difference", "eval_numerical_gradient_blobs", "eval_numerical_gradient_net",
+           "grad_check_sparse"]
 
+
+def centred_difference(f, x, ix, h):
+    """(f(x + h e_ix) - f(x - h e_ix)) / 2h for a scalar f; x is changed in place and restored."""
+    old = x[ix]
+    x[ix] = old + h
+    fxph = float(to_numpy(f(x)))
+    x[ix] = old - h
+    fxmh = float(to_numpy(f(x)))
+    x[ix] = old
+    return (fxph - fxmh) / (2 * h)
 
 def _check_blob(blob, what):
     if not (hasattr(blob, "vals") and hasattr(blob, "diffs")):
@@ -107,13 +118,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
                          f"{x.shape}; a gradient has the shape of its input.")
     for _ in range(num_checks):
         ix = tuple(random.randrange(n) for n in x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        fxph = float(to_numpy(f(x)))
-        x[ix] = old - h
-        fxmh = float(to_numpy(f(x)))
-        x[ix] = old
-        numerical = (fxph - fxmh) / (2 * h)
+        numerical = centred_difference(f, x, ix, h)
         analytic = float(analytic_grad[ix])
         scale = abs(numerical) + abs(analytic)
         error = abs(numerical - analytic) / scale if scale > 0 else 0.0
