@@ -495,6 +495,21 @@ def _all_results(course) -> list:
     return out
 
 
+def _sort_rows(path: Path, columns) -> None:
+    """Sort a CSV file's rows by ``columns`` (nbgrader's export follows the database's order,
+    which differs between SQLite and PostgreSQL; one course gives one file on either)."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    at = [header.index(c) for c in columns if c in header]
+    body.sort(key=lambda row: [row[i] if i < len(row) else "" for i in at])
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *body])
+    _write_atomic(path, buf.getvalue())
+
+
 def export(course, assignment=ASSIGNMENT) -> dict:
     """grades.csv (nbgrader's CSV export), grades_by_test.csv and review.csv; their paths."""
     from nbgrader.api import Gradebook
@@ -508,6 +523,7 @@ def export(course, assignment=ASSIGNMENT) -> dict:
         plugin = CsvExportPlugin(config=config)
         plugin.to = str(grades)
         plugin.export(gb)
+    _sort_rows(grades, ("assignment", "student_id"))
 
     by_test = course.root / "grades_by_test.csv"
     review = course.root / "review.csv"
