@@ -1,0 +1,7 @@
+"""``python -m assignment.synthetic_coco``: build the synthetic dataset (``--help`` for options)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
