@@ -47,3 +47,10 @@ def urls_file(split: str) -> str:
 def images_file(split: str) -> str:
     """File name of the rendered images of ``split`` (synthetic data only)."""
     return f"{split}2014_images.h5"
+
+
+def check_split(split) -> str:
+    """``split`` if it is 'train' or 'val'; a ValueError saying so otherwise."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    return split

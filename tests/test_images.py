@@ -16,8 +16,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from assignment.data import DataError, ImagePlaceholder, load_coco_data, load_images
-from assignment.images import fetch_images
+from assignment.data import DataError, load_coco_data, load_images
+from assignment.images import ImagePlaceholder, fetch_images
 from assignment.plots import show_captioned_images, show_image_with_captions
 from test_data_loading import write_coco_layout
 

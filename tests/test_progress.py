@@ -136,7 +136,8 @@ def test_training_in_a_terminal_shows_a_text_bar_and_whole_message_lines():
 
 
 def test_feature_extraction_shows_progress(capsys):
-    from assignment.synthetic_coco import IMAGE_SIZE, extract_features
+    from assignment.synthetic_coco.features import extract_features
+    from assignment.synthetic_coco.scenes import IMAGE_SIZE
 
     images = np.zeros((70, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     quiet = extract_features(images[:3])

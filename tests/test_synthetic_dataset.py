@@ -1,4 +1,4 @@
-"""The embedded synthetic captioning dataset (assignment/synthetic_coco.py).
+"""The embedded synthetic captioning dataset (the package assignment/synthetic_coco/).
 
 Most tests share one small real build (300 train / 60 val images) in a
 temporary folder; a few make their own tiny builds. Nothing is mocked except
@@ -23,6 +23,19 @@ import pytest
 
 from assignment import synthetic_coco as sc
 from assignment.checksums import ChecksumError, read_manifest, verify_manifest
+from assignment.coco_format import END_INDEX, NULL_INDEX, START_INDEX, UNK_INDEX
+from assignment.synthetic_coco import build as build_module
+from assignment.synthetic_coco import captions as captions_module
+from assignment.synthetic_coco import render as render_module
+from assignment.synthetic_coco.captions import TEMPLATES, caption_scene, describe_scene
+from assignment.synthetic_coco.features import FEATURE_DIM, extract_features
+from assignment.synthetic_coco.render import render_scene
+from assignment.synthetic_coco.scenes import (
+    BACKGROUND_RGB, BACKGROUNDS, COLOR_RGB, COLORS, SHAPES, SIZES, Scene, SceneObject, sample_scene,
+    scene_from_attributes,
+)
+from assignment.synthetic_coco.vocabulary import MIN_WORD_COUNT, build_vocab, encode_caption
+from assignment.synthetic_coco.words import LEXICON
 
 REPO = Path(__file__).resolve().parent.parent
 NUM_TRAIN, NUM_VAL, PER_IMAGE = 300, 60, 5
@@ -49,22 +62,23 @@ def _decoded_captions(folder: Path, split: str):
     with h5py.File(folder / "coco2014_captions.h5", "r") as f:
         captions, idxs = f[f"{split}_captions"][:], f[f"{split}_image_idxs"][:]
     words = vocab["idx_to_word"]
-    return [(int(i), [words[t] for t in row if t > sc.END]) for row, i in zip(captions, idxs)]
+    return [(int(i), [words[t] for t in row if t > END_INDEX]) for row, i in zip(captions, idxs)]
 
 
-def _scenes(folder: Path, split: str) -> list[sc.Scene]:
+def _scenes(folder: Path, split: str) -> list[Scene]:
     with h5py.File(folder / f"{split}2014_images.h5", "r") as f:
         attrs = {k: f["attributes"][k][:] for k in f["attributes"]}
-    return [sc.scene_from_attributes(attrs, i) for i in range(len(attrs["num_objects"]))]
+    return [scene_from_attributes(attrs, i) for i in range(len(attrs["num_objects"]))]
 
 
 # --- what a caption claims, checked against the scene ----------------------
 
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 _PLURAL_GENERIC = {"shapes", "objects"}
 _POSITION_WORDS = {"left", "right", "top", "bottom", "center", "middle"}
 
 
-def _caption_problems(words: list[str], scene: sc.Scene) -> list[str]:
+def _caption_problems(words: list[str], scene: Scene) -> list[str]:
     """Claims of a caption that are false of the scene (empty list: all true).
 
     Checks every colour, shape, size and background word, every count
@@ -72,40 +86,40 @@ def _caption_problems(words: list[str], scene: sc.Scene) -> list[str]:
     scenes, every position word.
     """
     problems = []
-    colors = {sc.COLORS[o.color] for o in scene.objects}
-    shapes = {sc.SHAPES[o.shape] for o in scene.objects}
-    sizes = {sc.SIZES[o.size] for o in scene.objects}
+    colors = {COLORS[o.color] for o in scene.objects}
+    shapes = {SHAPES[o.shape] for o in scene.objects}
+    sizes = {SIZES[o.size] for o in scene.objects}
     for word in words:
-        kind, value = sc.LEXICON.get(word, (None, None))
+        kind, value = LEXICON.get(word, (None, None))
         if kind == "color" and value not in colors:
             problems.append(f"colour {word!r} but colours are {colors}")
         if kind == "shape" and value not in shapes:
             problems.append(f"shape {word!r} but shapes are {shapes}")
         if kind == "size" and value not in sizes:
             problems.append(f"size {word!r} but sizes are {sizes}")
-        if kind == "background" and value != sc.BACKGROUNDS[scene.background]:
-            problems.append(f"background {word!r} but it is {sc.BACKGROUNDS[scene.background]}")
+        if kind == "background" and value != BACKGROUNDS[scene.background]:
+            problems.append(f"background {word!r} but it is {BACKGROUNDS[scene.background]}")
     for k, word in enumerate(words):
         if word not in ("two", "three"):
             continue
         color = shape = size = None
         distinct = False
         for follower in words[k + 1:]:
-            kind, value = sc.LEXICON.get(follower, (None, None))
+            kind, value = LEXICON.get(follower, (None, None))
             if follower == "different":
                 distinct = True
             elif kind == "size":
-                size = sc.SIZES.index(value)
+                size = SIZES.index(value)
             elif kind == "color":
-                color = sc.COLORS.index(value)
+                color = COLORS.index(value)
             elif kind == "shape" or follower in _PLURAL_GENERIC:
-                shape = sc.SHAPES.index(value) if kind == "shape" else None
+                shape = SHAPES.index(value) if kind == "shape" else None
                 break
             else:
                 problems.append(f"unexpected word {follower!r} after {word!r}")
                 break
-        count = sum(sc._matches(o, color, shape, size) for o in scene.objects)
-        if count != sc.NUMBER_WORDS[word]:
+        count = sum(captions_module._matches(o, color, shape, size) for o in scene.objects)
+        if count != NUMBER_WORDS[word]:
             problems.append(f"says {word} but {count} objects match")
         if distinct and len(shapes) != len(scene.objects):
             problems.append("says different shapes but two share a shape")
@@ -148,8 +162,8 @@ def test_feature_files_have_raw_and_pca_features(built):
     for split, n in (("train", NUM_TRAIN), ("val", NUM_VAL)):
         with h5py.File(folder / f"{split}2014_vgg16_fc7.h5", "r") as f:
             assert list(f.keys()) == ["features"]
-            assert f["features"].dtype == np.float32 and f["features"].shape == (n, sc.FEATURE_DIM)
-            assert sc.FEATURE_DIM > 512 and np.isfinite(f["features"][:]).all()
+            assert f["features"].dtype == np.float32 and f["features"].shape == (n, FEATURE_DIM)
+            assert FEATURE_DIM > 512 and np.isfinite(f["features"][:]).all()
         with h5py.File(folder / f"{split}2014_vgg16_fc7_pca.h5", "r") as f:
             assert list(f.keys()) == ["features"]
             assert f["features"].dtype == np.float32 and f["features"].shape == (n, 512)
@@ -183,11 +197,11 @@ def test_images_file_holds_images_and_scene_attributes(built):
             # -1 exactly where there is no object
             present = np.arange(3)[None, :] < attrs["num_objects"][:][:, None]
             assert np.array_equal(attrs[key][:] >= 0, present)
-        assert json.loads(attrs.attrs["color_names"]) == list(sc.COLORS)
-        assert json.loads(attrs.attrs["shape_names"]) == list(sc.SHAPES)
+        assert json.loads(attrs.attrs["color_names"]) == list(COLORS)
+        assert json.loads(attrs.attrs["shape_names"]) == list(SHAPES)
         # the stored image is the rendering of the stored scene
-        scene = sc.scene_from_attributes(attrs, 7)
-        assert np.array_equal(images[7], sc.render_scene(scene))
+        scene = scene_from_attributes(attrs, 7)
+        assert np.array_equal(images[7], render_scene(scene))
 
 
 def test_url_files_have_one_line_per_image(built):
@@ -215,18 +229,18 @@ def test_caption_rows_are_start_words_end_then_null_padding(built):
     with h5py.File(folder / "coco2014_captions.h5", "r") as f:
         for split in ("train", "val"):
             captions = f[f"{split}_captions"][:]
-            assert (captions[:, 0] == sc.START).all()
+            assert (captions[:, 0] == START_INDEX).all()
             assert ((captions >= 0) & (captions < summary["vocab_size"])).all()
-            is_end = captions == sc.END
+            is_end = captions == END_INDEX
             assert (is_end.sum(axis=1) == 1).all(), "exactly one <END> per row"
             end = is_end.argmax(axis=1)
             assert (end >= 2).all() and (end <= 16).all(), "1 to 15 words"
             after_end = np.arange(17)[None, :] > end[:, None]
-            assert (captions[after_end] == sc.NULL).all(), "<NULL> after <END>"
+            assert (captions[after_end] == NULL_INDEX).all(), "<NULL> after <END>"
             before_end = np.arange(17)[None, :] < end[:, None]
-            assert (captions[before_end] != sc.NULL).all(), "no <NULL> before <END>"
-            assert (captions[:, 1:] != sc.START).all(), "<START> only in front"
-            assert (captions != sc.UNK).mean() > 0.99
+            assert (captions[before_end] != NULL_INDEX).all(), "no <NULL> before <END>"
+            assert (captions[:, 1:] != START_INDEX).all(), "<START> only in front"
+            assert (captions != UNK_INDEX).mean() > 0.99
 
 
 def test_vocabulary_json_is_consistent_and_in_coco_order(built):
@@ -241,15 +255,15 @@ def test_vocabulary_json_is_consistent_and_in_coco_order(built):
         counts = np.bincount(f["train_captions"][:].ravel(), minlength=len(idx_to_word))
     order = [(-counts[i], w) for i, w in enumerate(idx_to_word)][4:]
     assert order == sorted(order)
-    assert counts[4:].min() >= sc.MIN_WORD_COUNT
+    assert counts[4:].min() >= MIN_WORD_COUNT
 
 
 def test_rare_words_become_unk():
     captions = [["a", "red", "circle"]] * 5 + [["a", "crimson", "circle"]]
-    idx_to_word = sc.build_vocab(captions, min_count=5)
+    idx_to_word = build_vocab(captions, min_count=5)
     assert idx_to_word == ["<NULL>", "<START>", "<END>", "<UNK>", "a", "circle", "red"]
     word_to_idx = {w: i for i, w in enumerate(idx_to_word)}
-    row = sc.encode_caption(["a", "crimson", "circle"], word_to_idx)
+    row = encode_caption(["a", "crimson", "circle"], word_to_idx)
     assert row.tolist() == [1, 4, 3, 5, 2] + [0] * 12
 
 
@@ -257,7 +271,7 @@ def test_unk_occurs_in_the_built_captions(built):
     folder, summary = built
     assert summary["num_unk_tokens"] > 0
     with h5py.File(folder / "coco2014_captions.h5", "r") as f:
-        assert (f["train_captions"][:] == sc.UNK).any()
+        assert (f["train_captions"][:] == UNK_INDEX).any()
 
 
 def test_built_captions_are_true_of_their_scenes(built):
@@ -272,8 +286,8 @@ def test_built_captions_are_true_of_their_scenes(built):
 def test_grammar_captions_are_true_and_short_on_many_scenes():
     rng = np.random.default_rng(0)
     for _ in range(2000):
-        scene = sc.sample_scene(rng)
-        caption = sc.describe_scene(scene, rng)
+        scene = sample_scene(rng)
+        caption = describe_scene(scene, rng)
         assert 1 <= len(caption.words) <= 15
         assert not _caption_problems(caption.words, scene), (caption, scene)
 
@@ -291,16 +305,16 @@ def test_relation_words_agree_with_positions():
     checked = 0
     for cell_a, cell_b in [(0, 1), (0, 8), (4, 1), (6, 2), (3, 5), (7, 4)]:
         # distinct colours and shapes: any colour or shape word names one object
-        a = sc.SceneObject(color=0, shape=0, size=1, row=cell_a // 3, col=cell_a % 3, x=0, y=0)
-        b = sc.SceneObject(color=2, shape=3, size=1, row=cell_b // 3, col=cell_b % 3, x=0, y=0)
-        scene = sc.Scene(background=1, objects=(a, b))
+        a = SceneObject(color=0, shape=0, size=1, row=cell_a // 3, col=cell_a % 3, x=0, y=0)
+        b = SceneObject(color=2, shape=3, size=1, row=cell_b // 3, col=cell_b % 3, x=0, y=0)
+        scene = Scene(background=1, objects=(a, b))
         for _ in range(300):
-            caption = sc.describe_scene(scene, rng)
+            caption = describe_scene(scene, rng)
             if caption.template not in ("relation", "definite_relation"):
                 continue
             words = caption.words
             k = next(i for i, w in enumerate(words) if w in holds)
-            named = [sc.LEXICON[w] for w in words if w in sc.LEXICON and sc.LEXICON[w][0] in ("color", "shape")]
+            named = [LEXICON[w] for w in words if w in LEXICON and LEXICON[w][0] in ("color", "shape")]
             first = a if named[0][1] in ("red", "circle") else b
             second = b if first is a else a
             assert holds[words[k]](first, second), f"{' '.join(words)!r} is false ({a}, {b})"
@@ -313,8 +327,8 @@ def test_captions_have_variety(built):
     captions = [" ".join(words) for _, words in _decoded_captions(folder, "train")]
     assert len(set(captions)) > 0.6 * len(captions)
     rng = np.random.default_rng(2)
-    templates = {c.template for _ in range(300) for c in sc.caption_scene(sc.sample_scene(rng), rng)}
-    assert templates == set(sc.TEMPLATES)
+    templates = {c.template for _ in range(300) for c in caption_scene(sample_scene(rng), rng)}
+    assert templates == set(TEMPLATES)
     words = {w for c in captions for w in c.split()}
     for needed in ("left", "above", "below", "next", "two", "three", "big", "large", "small", "tiny",
                    "box", "disc", "corner", "background"):
@@ -332,20 +346,20 @@ def test_captions_of_one_image_are_mostly_distinct(built):
 # --- rendering --------------------------------------------------------------
 
 def test_render_scene_draws_the_object_on_the_background():
-    obj = sc.SceneObject(color=sc.COLORS.index("blue"), shape=sc.SHAPES.index("square"),
+    obj = SceneObject(color=COLORS.index("blue"), shape=SHAPES.index("square"),
                          size=1, row=0, col=2, x=53, y=11)
-    image = sc.render_scene(sc.Scene(background=sc.BACKGROUNDS.index("white"), objects=(obj,)))
+    image = render_scene(Scene(background=BACKGROUNDS.index("white"), objects=(obj,)))
     assert image.dtype == np.uint8 and image.shape == (64, 64, 3)
-    assert np.array_equal(image[11, 53], sc.COLOR_RGB[sc.COLORS.index("blue")].astype(np.uint8))
-    assert np.array_equal(image[50, 10], sc.BACKGROUND_RGB[sc.BACKGROUNDS.index("white")].astype(np.uint8))
+    assert np.array_equal(image[11, 53], COLOR_RGB[COLORS.index("blue")].astype(np.uint8))
+    assert np.array_equal(image[50, 10], BACKGROUND_RGB[BACKGROUNDS.index("white")].astype(np.uint8))
 
 
 def test_shapes_are_distinct_masks():
-    masks = [(sc._TEMPLATES[(s, 1)] > 0.5) for s in range(len(sc.SHAPES))]
+    masks = [(render_module._TEMPLATES[(s, 1)] > 0.5) for s in range(len(SHAPES))]
     for i in range(len(masks)):
         for j in range(i + 1, len(masks)):
             differ = np.mean(masks[i] != masks[j])
-            assert differ > 0.05, f"{sc.SHAPES[i]} and {sc.SHAPES[j]} look alike"
+            assert differ > 0.05, f"{SHAPES[i]} and {SHAPES[j]} look alike"
 
 
 # --- features ---------------------------------------------------------------
@@ -369,7 +383,7 @@ def test_features_are_a_fixed_function_of_the_pixels(built):
     folder, _ = built
     with h5py.File(folder / "val2014_images.h5", "r") as f:
         images = f["images"][:8]
-    first, again = sc.extract_features(images), sc.extract_features(images[::-1])[::-1]
+    first, again = extract_features(images), extract_features(images[::-1])[::-1]
     assert np.allclose(first, again, atol=1e-5), "features must not depend on the batch"
 
 
@@ -453,7 +467,7 @@ def test_failed_rebuild_keeps_the_previous_complete_folder(built, tmp_path, monk
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("simulated Ctrl-C while computing features")
 
-    monkeypatch.setattr(sc, "extract_features", crash)
+    monkeypatch.setattr(build_module, "extract_features", crash)
     with pytest.raises(KeyboardInterrupt):
         sc.build_dataset(out_dir=copy, num_train=NUM_TRAIN, num_val=NUM_VAL, force=True, verbose=False)
     assert sc.is_built(copy)
