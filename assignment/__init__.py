@@ -6,6 +6,7 @@ What is here (students get all of it):
     gradient_check  numerical gradients, ``rel_error`` and a one-call gradient report
     optim           sgd and adam update rules
     solver          ``CaptioningSolver``: the training loop
+    coco_format     the COCO captioning files: names, caption rows, special tokens
     data            loading the COCO-layout captioning data
     synthetic_coco  building the offline synthetic dataset (``python -m assignment.synthetic_coco``)
     metrics         BLEU
@@ -27,7 +28,7 @@ def _limit_threads():
 
     try:
         threads.limit_blas_threads()
-    except ImportError:  # an environment installed before threadpoolctl was a dependency
+    except ImportError:  # an environment set up without the package's dependencies
         import warnings
 
         warnings.warn("threadpoolctl is not installed, so NumPy's BLAS may start one thread per "

@@ -37,7 +37,7 @@ import numpy as np
 
 __all__ = [
     "xp", "BackendError", "set_backend", "get_backend", "backend_name", "use_backend",
-    "asarray", "to_numpy", "scatter_add", "is_host_array",
+    "asarray", "to_numpy", "scatter_add",
 ]
 
 ENV_VAR = "ASSIGNMENT_BACKEND"
@@ -151,11 +151,6 @@ def use_backend(name):
         yield _active.module
     finally:
         _active.name, _active.module = saved
-
-
-def is_host_array(a) -> bool:
-    """True for NumPy arrays and Python/NumPy scalars."""
-    return isinstance(a, (np.ndarray, np.generic, int, float, bool))
 
 
 def asarray(a, dtype=None):

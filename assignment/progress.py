@@ -6,8 +6,8 @@
         write("a message", bar)           # on its own line, never through the bar
 
 In a Jupyter kernel with ipywidgets (a dependency of this package) the bar is
-tqdm's widget. Without ipywidgets (an environment installed before it was a
-dependency) it is a text bar on stdout instead of tqdm's pink "IProgress not
+tqdm's widget. Without ipywidgets (an environment set up without the
+package's dependencies) it is a text bar on stdout instead of tqdm's pink "IProgress not
 found" warning and a bar in the error stream. Anywhere else it is tqdm's text
 bar on stderr, and messages go through ``tqdm.write`` so that they never cut
 the bar.

@@ -48,6 +48,7 @@ import numpy as np
 
 from assignment import backend
 from assignment.backend import use_backend
+from assignment.coco_format import SPECIAL_TOKENS, START_INDEX
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -232,9 +233,9 @@ def bench_sequences(sizes, repeats, torch_device="cpu"):
 def synthetic_training_data(N, T, D, vocab=1000, num_captions=2000, num_images=500, seed=0):
     """A ``load_coco_data``-shaped dict of random captions (T + 1 words) and D-dim features."""
     rng = np.random.default_rng(seed)
-    words = ["<NULL>", "<START>", "<END>", "<UNK>"] + [f"w{i}" for i in range(vocab - 4)]
-    captions = rng.integers(4, vocab, size=(num_captions, T + 1)).astype(np.int32)
-    captions[:, 0] = 1
+    words = list(SPECIAL_TOKENS) + [f"w{i}" for i in range(vocab - len(SPECIAL_TOKENS))]
+    captions = rng.integers(len(SPECIAL_TOKENS), vocab, size=(num_captions, T + 1)).astype(np.int32)
+    captions[:, 0] = START_INDEX
     return {"word_to_idx": {w: i for i, w in enumerate(words)}, "idx_to_word": words,
             "train_captions": captions,
             "train_image_idxs": rng.integers(0, num_images, size=num_captions).astype(np.int32),

@@ -36,6 +36,7 @@ import numpy as np
 
 from assignment import caches, checks, replay_seal
 from assignment.checks import PROTOCOLS, CheckCase, UnitChecks
+from assignment.coco_format import SPECIAL_TOKENS as SPECIAL_WORDS
 
 from . import reference as ref
 from .mistakes import mistakes_for
@@ -46,7 +47,6 @@ __all__ = ["Case", "Unit", "UNITS", "hidden_seed", "public_seed", "make_inputs",
            "GRADING_INPUTS_FORMAT"]
 
 PUBLIC_KEY = b"rnn-captioning-assignment: public cases"
-SPECIAL_WORDS = ("<NULL>", "<START>", "<END>", "<UNK>")
 
 
 @dataclass(frozen=True)

@@ -35,15 +35,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from assignment.coco_format import SPLITS, features_file, images_file
+from assignment.synthetic_coco import DEFAULT_DIR
+
 RIDGE_STRENGTHS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 ATTRIBUTES = ("num_objects", "background", "first_color", "first_shape", "first_size",
               "first_column", "first_row", "center_cell")
-
-
-def _default_dir() -> Path:
-    from assignment.synthetic_coco import DEFAULT_DIR
-    return DEFAULT_DIR
 
 
 def probe_targets(attributes) -> dict[str, np.ndarray]:
@@ -130,13 +128,12 @@ def probe_accuracies(data_dir: str | Path | None = None, pca: bool = True) -> di
     Returns {attribute: {"accuracy", "train_accuracy", "majority_baseline",
     "num_classes", "ridge_strength"}}, accuracies on val.
     """
-    data_dir = Path(data_dir) if data_dir is not None else _default_dir()
-    suffix = "_pca" if pca else ""
+    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DIR
     features, targets = {}, {}
-    for split in ("train", "val"):
-        with h5py.File(data_dir / f"{split}2014_vgg16_fc7{suffix}.h5", "r") as f:
+    for split in SPLITS:
+        with h5py.File(data_dir / features_file(split, pca), "r") as f:
             features[split] = f["features"][:]                   # (N, F)
-        with h5py.File(data_dir / f"{split}2014_images.h5", "r") as f:
+        with h5py.File(data_dir / images_file(split), "r") as f:
             targets[split] = probe_targets(f["attributes"])
     return linear_probes(features["train"], targets["train"], features["val"], targets["val"])
 

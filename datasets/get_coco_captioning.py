@@ -40,13 +40,13 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, str(REPO_ROOT))
 
 from assignment.checksums import MANIFEST_NAME, sha256_of, write_manifest  # noqa: E402
+from assignment.data.folders import REAL_COCO_DIR  # noqa: E402
 
 DEFAULT_URL = "https://cs231n.stanford.edu/coco_captioning.zip"
 # The course does not publish a checksum for the zip. Once an instructor has a
 # trusted copy, put its SHA-256 here (the script prints it after a download)
 # so every later download is verified against it.
 KNOWN_SHA256: str | None = None
-DEFAULT_OUT = REPO_ROOT / "datasets" / "coco_captioning"
 CHUNK = 1 << 20  # 1 MiB
 EXIT_OK, EXIT_FAILED, EXIT_NETWORK = 0, 1, 2
 
@@ -207,8 +207,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description="Download the precomputed COCO captioning features into datasets/coco_captioning/.")
     parser.add_argument("--url", default=DEFAULT_URL, help=f"zip to download (default: {DEFAULT_URL})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"folder to extract into (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=REAL_COCO_DIR,
+                        help=f"folder to extract into (default: {REAL_COCO_DIR})")
     parser.add_argument("--sha256", default=KNOWN_SHA256,
                         help="expected SHA-256 of the zip (default: the known one, if any)")
     parser.add_argument("--force", action="store_true", help="download and extract even if --out exists")
