@@ -35,7 +35,7 @@ from assignment.synthetic_coco.scenes import (
     scene_from_attributes,
 )
 from assignment.synthetic_coco.vocabulary import MIN_WORD_COUNT, build_vocab, encode_caption
-from assignment.synthetic_coco.words import LEXICON
+from assignment.synthetic_coco.words import SYNONYMS, plural
 
 REPO = Path(__file__).resolve().parent.parent
 NUM_TRAIN, NUM_VAL, PER_IMAGE = 300, 60, 5
@@ -73,6 +73,10 @@ def _scenes(folder: Path, split: str) -> list[Scene]:
 
 # --- what a caption claims, checked against the scene ----------------------
 
+# word -> (kind, value) for every attribute word a caption can contain, e.g.
+# LEXICON["box"] == ("shape", "square"), LEXICON["grey"] == ("background", "gray").
+LEXICON = {form: (kind, value) for (kind, value), (common, rare) in SYNONYMS.items()
+           for word in common + rare for form in ((word, plural(word)) if kind == "shape" else (word,))}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 _PLURAL_GENERIC = {"shapes", "objects"}
 _POSITION_WORDS = {"left", "right", "top", "bottom", "center", "middle"}

@@ -8,18 +8,18 @@ minute on a laptop::
     python -m assignment.synthetic_coco --help     # options (seed, sizes, output folder)
 
 How it is made, one module per step
-    scenes      what can be in an image: 1-3 coloured shapes on a 3x3 grid
-    render      the scene drawn as a 64x64 RGB image
-    words       the synonyms of every colour, shape, size and background
-    captions    a small grammar whose every caption is true of its scene
-    vocabulary  the word list of the train captions, captions as index rows
-    features    a fixed convolutional network in place of VGG-16 fc7
-    pca         the principal components behind the ``_pca`` feature files
-    h5files     writing the HDF5 files
-    layout      the files of a complete build, its name and its manifest check
-    folders     swapping a finished build into place
-    build       ``build_dataset``: all of the above, in order
-    cli         the command line
+    scenes         what can be in an image: 1-3 coloured shapes on a 3x3 grid
+    render         the scene drawn as a 64x64 RGB image
+    words          the synonyms of every colour, shape, size and background
+    captions       a small grammar whose every caption is true of its scene
+    vocabulary     the word list of the train captions, captions as index rows
+    features       a fixed convolutional network in place of VGG-16 fc7
+    pca            the principal components behind the ``_pca`` feature files
+    h5files        writing the HDF5 files
+    layout         the files of a complete build, its name and its manifest check
+    output_folder  swapping a finished build into place
+    build          ``build_dataset``: all of the above, in order
+    cli            the command line
 
 Files written (the layout of the real COCO captioning data, plus images)
     coco2014_captions.h5

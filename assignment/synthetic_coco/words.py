@@ -3,7 +3,8 @@
 Every colour, shape, size and background has common synonyms ("big"/"large",
 "square"/"box") and rare ones ("crimson", "rhombus"). The rare ones are picked
 so seldom that they fall below the vocabulary threshold and become ``<UNK>``,
-as rare words do in COCO.
+as rare words do in COCO. Colour and background words never overlap, so a
+caption can be checked word by word.
 """
 
 from __future__ import annotations
@@ -47,18 +48,3 @@ def synonym(rng, kind: str, value: str, plural_form: bool = False) -> str:
     word = pool[int(rng.integers(len(pool)))]
     return plural(word) if plural_form else word
 
-
-def _build_lexicon() -> dict[str, tuple[str, str]]:
-    lexicon = {}
-    for (kind, value), (common, rare) in SYNONYMS.items():
-        for word in common + rare:
-            lexicon[word] = (kind, value)
-            if kind == "shape":
-                lexicon[plural(word)] = (kind, value)
-    return lexicon
-
-
-# word -> (kind, value) for every attribute word a caption can contain, e.g.
-# LEXICON["box"] == ("shape", "square"), LEXICON["grey"] == ("background", "gray").
-# Colour and background words never overlap, so a caption can be checked word by word.
-LEXICON = _build_lexicon()
