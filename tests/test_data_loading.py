@@ -213,6 +213,24 @@ def test_missing_folder_says_how_to_get_the_data(tmp_path):
     assert "get_coco_captioning.py" in message
 
 
+def test_broken_synthetic_folder_says_how_to_rebuild_it(no_defaults, monkeypatch, tmp_path):
+    default = write_coco_layout(tmp_path / "synthetic")  # no images file: known by its place
+    monkeypatch.setattr(data_folders, "SYNTHETIC_DIR", default)
+    (default / "coco2014_vocab.json").unlink()
+    message = load_error(default)
+    assert "python -m assignment.synthetic_coco --force`" in message
+    other = write_coco_layout(tmp_path / "other", images=True)
+    (other / "coco2014_vocab.json").unlink()
+    assert f"python -m assignment.synthetic_coco --force --out {other}" in load_error(other)
+
+
+def test_broken_real_coco_folder_says_how_to_download_it_again(no_defaults, monkeypatch, tmp_path):
+    real = write_coco_layout(tmp_path / "real")
+    monkeypatch.setattr(data_folders, "REAL_COCO_DIR", real)
+    (real / "coco2014_vocab.json").unlink()
+    assert "python datasets/get_coco_captioning.py --force" in load_error(real)
+
+
 # ------------------------------------------------------------------ bad files
 
 @pytest.mark.parametrize("name", ["coco2014_captions.h5", "coco2014_vocab.json",
