@@ -3,7 +3,8 @@
 A dataset folder carries ``MANIFEST.json``: for every data file, its size in
 bytes and its SHA-256. The builder writes it; the loader checks it, so a
 half-written or edited file is caught with a message that names the file,
-instead of surfacing later as a strange shape or a NaN loss.
+instead of surfacing later as a strange shape or a NaN loss. The messages say
+what is wrong; the caller adds how to fix it (rebuild or download again).
 """
 
 from __future__ import annotations
@@ -59,10 +60,7 @@ def read_manifest(directory: str | Path) -> dict | None:
         manifest = json.loads(path.read_text())
         manifest["files"]
     except (ValueError, KeyError, TypeError) as err:
-        raise ChecksumError(
-            f"{path} is not a valid manifest ({err}). Rebuild the dataset "
-            "(`python -m assignment.synthetic_coco --force`) or delete the file."
-        ) from None
+        raise ChecksumError(f"{path} is not a valid manifest ({err}).") from None
     return manifest
 
 
@@ -87,20 +85,15 @@ def verify_manifest(directory: str | Path, filenames=None, quick: bool = False) 
         path = directory / name
         want = entries[name]
         if not path.exists():
-            raise ChecksumError(
-                f"{path} is listed in {directory / MANIFEST_NAME} but does not exist. "
-                "Rebuild the dataset (`python -m assignment.synthetic_coco --force`)."
-            )
+            raise ChecksumError(f"{path} is listed in {directory / MANIFEST_NAME} but does not exist.")
         size = path.stat().st_size
         if size != want["bytes"]:
             raise ChecksumError(
                 f"{path} has {size} bytes but the manifest says {want['bytes']}: "
-                "the file is truncated or was changed. Rebuild the dataset "
-                "(`python -m assignment.synthetic_coco --force`)."
+                "the file is truncated or was changed."
             )
         if not quick and sha256_of(path) != want["sha256"]:
             raise ChecksumError(
                 f"{path} does not match its SHA-256 in the manifest: the file is "
-                "corrupt or was changed. Rebuild the dataset "
-                "(`python -m assignment.synthetic_coco --force`)."
+                "corrupt or was changed."
             )

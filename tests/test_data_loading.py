@@ -415,6 +415,7 @@ def test_truncated_file_is_caught_by_the_manifest(coco_dir):
     path.write_text(path.read_text() + "extra\n")
     message = load_error(coco_dir)
     assert "train2014_urls.txt" in message and "manifest" in message
+    assert "get_coco_captioning.py" in message  # and how to get the data again
 
 
 # ------------------------------------------------------------------ minibatches and decoding

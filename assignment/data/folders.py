@@ -31,7 +31,7 @@ class DataError(ValueError):
     """A data folder or file is missing, corrupt or inconsistent (the message says how to fix it)."""
 
 
-def is_synthetic(directory: Path) -> bool:
+def _is_synthetic(directory: Path) -> bool:
     """Synthetic folders keep the rendered images; real COCO has only URLs."""
     return (directory / images_file("train")).exists() or directory.resolve() == SYNTHETIC_DIR.resolve()
 
@@ -39,7 +39,7 @@ def is_synthetic(directory: Path) -> bool:
 def how_to_fix(directory: Path) -> str:
     """The command that recreates ``directory``, as a sentence for error messages."""
     directory = Path(directory)
-    if is_synthetic(directory):
+    if _is_synthetic(directory):
         default = directory.resolve() == SYNTHETIC_DIR.resolve()
         return f"Rebuild the synthetic dataset: `{BUILD_COMMAND} --force{'' if default else f' --out {directory}'}`."
     if directory.resolve() == REAL_COCO_DIR.resolve():

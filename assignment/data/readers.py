@@ -20,7 +20,7 @@ from ..coco_format import (
     CAPTION_LENGTH, CAPTIONS_FILE, NULL_TOKEN, SPECIAL_TOKENS, SPLITS, VOCAB_FILE, features_file,
     images_file, urls_file,
 )
-from .folders import DOWNLOAD_COMMAND, DataError, how_to_fix, is_synthetic
+from .folders import DataError, how_to_fix
 
 
 def require_file(directory: Path, name: str) -> Path:
@@ -218,5 +218,4 @@ def check_manifest(directory: Path) -> None:
     try:
         verify_manifest(directory, quick=True)
     except ChecksumError as err:
-        hint = "" if is_synthetic(directory) else f" (For downloaded COCO data: `{DOWNLOAD_COMMAND} --force`.)"
-        raise DataError(f"{err}{hint}") from None
+        raise DataError(f"{err} {how_to_fix(directory)}") from None
