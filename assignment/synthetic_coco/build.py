@@ -18,9 +18,9 @@ from ..checksums import write_manifest
 from ..coco_format import CAPTIONS_FILE, SPLITS, UNK_INDEX, VOCAB_FILE, features_file, images_file, urls_file
 from .captions import caption_scene
 from .features import FEATURE_DIM, extract_features
-from .output_folder import replace_folder
 from .h5files import write_h5, write_images
 from .layout import DEFAULT_DIR, FILENAMES, build_params, file_sizes_mb, matching_build
+from .output_folder import replace_folder
 from .pca import PCA_DIM, fit_pca
 from .render import render_scene
 from .scenes import IMAGE_SIZE, sample_scene
