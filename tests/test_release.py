@@ -303,7 +303,7 @@ def test_no_hidden_input_or_reference_value_reaches_students(released, bundle):
 
 
 def test_bundle_holds_exactly_the_student_files(released, bundle):
-    package = {f"assignment/{p.name}" for p in (REPO / "assignment").glob("*.py")}
+    package = {p.relative_to(REPO).as_posix() for p in (REPO / "assignment").rglob("*.py")}
     expected = {f"{ASSIGNMENT}/{p}" for p in package | set(NOTEBOOKS) | {
         "assignment/public_checks.npz", "README.md", "pyproject.toml", "environment.yml",
         "datasets/get_coco_captioning.py"}}
@@ -372,7 +372,7 @@ def test_bundle_package_imports_from_the_unpacked_folder(bundle, tmp_path):
     for name, data in bundle.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
-    code = ("import assignment, assignment.checks as c; "
+    code = ("import assignment, assignment.checks as c, assignment.data, assignment.synthetic_coco; "
             "print(assignment.__file__); print(len(c.public_checks()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / ASSIGNMENT,
                          capture_output=True, text=True, timeout=120)
@@ -393,7 +393,7 @@ def test_student_bundle_builds_a_wheel_with_only_the_assignment_package(bundle, 
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
         packaged = {n for n in zf.namelist() if ".dist-info/" not in n}
-    expected = {f"assignment/{p.name}" for p in (REPO / "assignment").glob("*.py")}
+    expected = {p.relative_to(REPO).as_posix() for p in (REPO / "assignment").rglob("*.py")}
     assert packaged == expected | {"assignment/public_checks.npz"}
 
 
