@@ -58,7 +58,7 @@ def code_version() -> str:
     support = Path(assignment.__file__).resolve().parent
     digest = hashlib.sha256()
     for path in [here / "grading_worker.py", here / "sandbox.py",
-                 KERNEL_MODULE_DIR / "rnn_grading_kernel.py", *sorted(support.glob("*.py"))]:
+                 KERNEL_MODULE_DIR / "rnn_grading_kernel.py", *sorted(support.rglob("*.py"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
