@@ -29,6 +29,7 @@ from assignment.synthetic_coco import captions as captions_module
 from assignment.synthetic_coco import render as render_module
 from assignment.synthetic_coco.captions import TEMPLATES, caption_scene, describe_scene
 from assignment.synthetic_coco.features import FEATURE_DIM, extract_features
+from assignment.synthetic_coco.layout import FILENAMES
 from assignment.synthetic_coco.render import render_scene
 from assignment.synthetic_coco.scenes import (
     BACKGROUND_RGB, BACKGROUNDS, COLOR_RGB, COLORS, SHAPES, SIZES, Scene, SceneObject, sample_scene,
@@ -141,8 +142,8 @@ def _caption_problems(words: list[str], scene: Scene) -> list[str]:
 
 def test_build_writes_exactly_the_coco_layout_files(built):
     folder, _ = built
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*sc.FILENAMES, "MANIFEST.json"])
-    assert set(sc.FILENAMES) == {
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*FILENAMES, "MANIFEST.json"])
+    assert set(FILENAMES) == {
         "coco2014_captions.h5", "coco2014_vocab.json",
         "train2014_vgg16_fc7.h5", "train2014_vgg16_fc7_pca.h5", "train2014_urls.txt", "train2014_images.h5",
         "val2014_vgg16_fc7.h5", "val2014_vgg16_fc7_pca.h5", "val2014_urls.txt", "val2014_images.h5",
@@ -218,7 +219,7 @@ def test_url_files_have_one_line_per_image(built):
 def test_every_h5_file_carries_the_same_dataset_id(built):
     folder, summary = built
     ids = set()
-    for name in sc.FILENAMES:
+    for name in FILENAMES:
         if name.endswith(".h5"):
             with h5py.File(folder / name, "r") as f:
                 ids.add(f.attrs["dataset_id"])
@@ -396,7 +397,7 @@ def test_features_are_a_fixed_function_of_the_pixels(built):
 def test_manifest_records_the_build_and_verifies(built):
     folder, summary = built
     manifest = read_manifest(folder)
-    assert set(manifest["files"]) == set(sc.FILENAMES)
+    assert set(manifest["files"]) == set(FILENAMES)
     for key in ("dataset_id", "seed", "builder_version", "num_train", "num_val"):
         assert manifest[key] == summary[key]
     assert manifest["dataset"] == "synthetic_coco"
@@ -426,7 +427,7 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path):
     first, again, other = build("a", 7), build("b", 7), build("c", 8)
     assert first == again, "a rebuild with the same seed must be byte-identical"
     assert first["dataset_id"] != other["dataset_id"]
-    for name in sc.FILENAMES:
+    for name in FILENAMES:
         if name.endswith("_urls.txt"):
             continue  # URLs only depend on the number of images
         assert first["files"][name]["sha256"] != other["files"][name]["sha256"], name

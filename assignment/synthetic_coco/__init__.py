@@ -60,6 +60,6 @@ Only NumPy, h5py and the standard library are used.
 
 from .build import build_dataset
 from .cli import main
-from .layout import DEFAULT_DIR, FILENAMES, is_built
+from .layout import DEFAULT_DIR, is_built
 
-__all__ = ["build_dataset", "is_built", "main", "DEFAULT_DIR", "FILENAMES"]
+__all__ = ["build_dataset", "is_built", "main", "DEFAULT_DIR"]
