@@ -11,7 +11,9 @@ from collections import Counter
 
 import numpy as np
 
-from ..coco_format import CAPTION_LENGTH, END_INDEX, MAX_WORDS, NULL_INDEX, SPECIAL_TOKENS, START_INDEX, UNK_INDEX
+from ..coco_format import (
+    CAPTION_LENGTH, END_INDEX, MAX_WORDS, NULL_INDEX, SPECIAL_TOKENS, START_INDEX, UNK_INDEX,
+)
 
 MIN_WORD_COUNT = 5             # train occurrences a word needs to get its own index
 
