@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import synthetic_coco
 from ..coco_format import images_file
+from ..synthetic_coco.cli import BUILD_COMMAND
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Where datasets/get_coco_captioning.py puts the real data.
@@ -23,7 +24,6 @@ REAL_COCO_DIR = REPO_ROOT / "datasets" / "coco_captioning"
 SYNTHETIC_DIR = synthetic_coco.DEFAULT_DIR
 ENV_VAR = "ASSIGNMENT_DATA_DIR"
 
-BUILD_COMMAND = "python -m assignment.synthetic_coco"
 DOWNLOAD_COMMAND = "python datasets/get_coco_captioning.py"
 
 

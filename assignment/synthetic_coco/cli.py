@@ -9,10 +9,13 @@ from pathlib import Path
 from .build import build_dataset
 from .layout import DEFAULT_DIR
 
+# How students run the builder; error messages elsewhere quote it.
+BUILD_COMMAND = "python -m assignment.synthetic_coco"
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m assignment.synthetic_coco",
+        prog=BUILD_COMMAND,
         description=(
             "Build the offline synthetic captioning dataset: rendered scenes of simple "
             "shapes with several true captions each, stored in the same files as the real "
