@@ -1,4 +1,4 @@
-"""The reference solution (autograder/reference.py) against numerical gradients and known values.
+"""The reference solution (the answer key built from the notebooks, autograder.answer_key.solution) against numerical gradients and known values.
 
 Everything here runs in float64 on the NumPy backend. What is checked:
 * every backward pass against centred-difference gradients (several shapes,
@@ -31,7 +31,9 @@ from assignment.gradient_check import (
     rel_error,
 )
 from assignment.layers import temporal_affine_forward, temporal_softmax_loss
-from autograder import reference as ref
+from autograder.answer_key.solution import reference
+
+ref = reference()
 
 # Largest elementwise relative error of a correct backward pass against
 # centred differences (h = 1e-5, float64). Typical values are 1e-10 to 1e-9;
@@ -778,14 +780,18 @@ def test_reference_runs_on_a_strict_device_backend_without_host_conversions():
 def test_the_compute_path_uses_xp_never_numpy_directly():
     """``np.`` may appear only in CaptioningRNN.__init__ (dtypes, host-side initial weights)."""
     import ast
-    import inspect
 
-    tree = ast.parse(inspect.getsource(ref))
-    allowed = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == "__init__":
-            allowed |= {id(n) for n in ast.walk(node)}
-    offending = [f"line {n.lineno}: np.{n.attr}" for n in ast.walk(tree)
-                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-                 and n.value.id == "np" and id(n) not in allowed]
+    from autograder.answer_key.solution import solution_cells
+
+    offending = []
+    for notebook, cell, source in solution_cells():
+        tree = ast.parse(source)
+        allowed = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                allowed |= {id(n) for n in ast.walk(node)}
+        offending += [f"{notebook}, cell {cell}, line {n.lineno}: np.{n.attr}"
+                      for n in ast.walk(tree)
+                      if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                      and n.value.id == "np" and id(n) not in allowed]
     assert not offending, offending
