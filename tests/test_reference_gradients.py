@@ -31,6 +31,8 @@ from assignment.gradient_check import (
     rel_error,
 )
 from assignment.layers import temporal_affine_forward, temporal_softmax_loss
+from assignment.units import UNITS
+from autograder.answer_key.inputs import make_inputs
 from autograder.answer_key.solution import reference
 
 ref = reference()
@@ -187,23 +189,13 @@ def test_word_embedding_backward_adds_the_gradient_of_every_occurrence_of_a_word
 
 
 def _layer_cases():
-    N, T, D, H = 3, 4, 5, 6
-    rnn_step = layer_inputs(20, N, T, D, H, sequence=False)
-    rnn_seq = layer_inputs(21, N, T, D, H)
-    lstm_step = layer_inputs(22, N, T, D, H, gates=4, sequence=False)
-    lstm_step = dict(x=lstm_step["x"], prev_h=lstm_step["h"],
-                     prev_c=np.random.default_rng(23).standard_normal((N, H)),
-                     Wx=lstm_step["Wx"], Wh=lstm_step["Wh"], b=lstm_step["b"])
-    lstm_seq = layer_inputs(24, N, T, D, H, gates=4)
-    rng = np.random.default_rng(25)
-    embed = dict(x=rng.integers(7, size=(N, T)), W=rng.standard_normal((7, D)))
-    return {
-        "rnn_step": (ref.rnn_step_forward, ref.rnn_step_backward, rnn_step),
-        "rnn": (ref.rnn_forward, ref.rnn_backward, rnn_seq),
-        "lstm_step": (ref.lstm_step_forward, ref.lstm_step_backward, lstm_step),
-        "lstm": (ref.lstm_forward, ref.lstm_backward, lstm_seq),
-        "word_embedding": (ref.word_embedding_forward, ref.word_embedding_backward, embed),
-    }
+    """Every backward unit of the declarations: (its forward, it, the inputs of its public case)."""
+    cases = {}
+    for name, unit in UNITS.items():
+        if unit.kind == "backward":
+            inputs = make_inputs(name, unit.cases[0], np.random.default_rng(20))
+            cases[name] = (ref[unit.forward], ref[name], {k: inputs[k] for k in unit.inputs})
+    return cases
 
 
 @pytest.mark.parametrize("layer", list(_layer_cases()))
