@@ -129,8 +129,8 @@ def _declared_shape(spec, case):
     for entry in spec.shape:
         if entry == "T+1":
             shape.append(sizes["T"] + 1)
-        elif entry.startswith("4"):
-            shape.append(4 * sizes[entry[1:]])
+        elif entry[0].isdigit():  # '4H': four times H
+            shape.append(int(entry[:-1]) * sizes[entry[-1]])
         else:
             shape.append(sizes[entry])
     return tuple(shape)

@@ -563,3 +563,6 @@ def test_the_committed_public_checks_are_a_fresh_build(tmp_path):
                     assert x[k].dtype == y[k].dtype and np.allclose(x[k], y[k], rtol=1e-12, atol=0)
     assert not any(c.hidden for u in committed.values() for c in u.cases)
     assert os.path.getsize(checks.PUBLIC_CHECKS) < 400_000
+    # the build is deterministic: the committed file is exactly what it writes
+    assert (tmp_path / "public.npz").read_bytes() == checks.PUBLIC_CHECKS.read_bytes(), \
+        "rebuild it with `python -m autograder.answer_key.check_files` and commit it"
