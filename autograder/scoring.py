@@ -4,7 +4,7 @@ Instructor-only; runs outside any sandbox (the grading coordinator, or the
 trusted fallback of ``rnn_grading_kernel``). The student's kernel only ran
 the code and published a record (autograder/kernel/rnn_grading_kernel.py,
 docs/grading-design.md); here the record is checked and judged against the
-references file (``hidden_cases.build_references``) with the same judge as the
+references file (``answer_key.check_files.build_references``) with the same judge as the
 students' own check (``assignment.checks.judge_case``).
 
 Rules:
@@ -408,7 +408,7 @@ def score_unit(unit: str, cell_outputs: list, references_path, *,
     Inputs:
         unit: a name from assignment.units.UNITS, e.g. "rnn_step_backward"
         cell_outputs: the executed test cell's ``outputs`` list
-        references_path: the references file (hidden_cases.build_references)
+        references_path: the references file (answer_key.check_files.build_references)
         not_run_reason: why the cell has no result, when the caller knows
             (kernel died, cell deleted); used when no valid record is found
     Returns:
