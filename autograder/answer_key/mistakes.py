@@ -56,7 +56,8 @@ def _build(edits):
 _RNN_STEP = {
     "transposed_Wh": [("prev_h @ Wh + b", "prev_h @ Wh.T + b")],
     "transposed_Wx": [("x @ Wx + prev_h", "x @ Wx.T + prev_h")],
-    "no_tanh": [("next_h = xp.tanh(x @ Wx + prev_h @ Wh + b)", "next_h = x @ Wx + prev_h @ Wh + b")],
+    "no_tanh": [("next_h = xp.tanh(x @ Wx + prev_h @ Wh + b)",
+                 "next_h = x @ Wx + prev_h @ Wh + b")],
 }
 _RNN_STEP_BACK = {
     "no_tanh_derivative": [("da = dnext_h * (1 - next_h * next_h)", "da = dnext_h")],
@@ -98,7 +99,8 @@ _LSTM_FORWARD = {
 }
 _LSTM_BACKWARD = {
     "carried_dropped": [("dh[:, t] + dprev_h, dprev_c", "dh[:, t], dprev_c")],
-    "dc_not_carried": [("dh[:, t] + dprev_h, dprev_c", "dh[:, t] + dprev_h, xp.zeros_like(dprev_c)")],
+    "dc_not_carried": [("dh[:, t] + dprev_h, dprev_c",
+                        "dh[:, t] + dprev_h, xp.zeros_like(dprev_c)")],
 }
 _LOSS = {
     "mask_ignored": [("temporal_softmax_loss(scores, captions_out, mask)",

@@ -494,7 +494,8 @@ return reference().rnn_backward(dh, cache)
     s.edit_solution(RNN, "rnn_forward_solution", lambda src: _replace_region(src, forward))
     s.edit_solution(RNN, "rnn_backward_solution", lambda src: _replace_region(src, backward))
     return ("rnn_forward and rnn_backward call the instructor's answer key "
-            "(`from autograder.answer_key.solution import reference`), which the sandbox does not have: "
+            "(`from autograder.answer_key.solution import reference`), which the sandbox does "
+            "not have: "
             "ImportError, both 0 (captioning_loss graded with the reference layers)",
             dict(scores=_zero("rnn_forward", "rnn_backward"), flagged=False,
                  present=((RNN, "from autograder.answer_key.solution import reference"),)))
