@@ -153,10 +153,10 @@ def main(argv=None) -> int:
     action.add_argument("--write", action="store_true", help="rewrite the files")
     action.add_argument("--check", action="store_true", help="only say which files differ")
     args = parser.parse_args(argv)
-    differ = [path for path, (old, new) in generated_files().items() if old != new]
-    for path in differ:
+    differ = {path: new for path, (old, new) in generated_files().items() if old != new}
+    for path, new in differ.items():
         if args.write:
-            path.write_text(generated_files()[path][1], encoding="utf-8")
+            path.write_text(new, encoding="utf-8")
         print(f"{'rewrote' if args.write else 'differs from its declaration'}: {path}")
     return 1 if differ and args.check else 0
 
