@@ -61,8 +61,9 @@ import numpy as np
 from . import caches, formulas
 from .backend import to_numpy
 from .check_errors import CheckFailed, in_place_note, stub_message
+from .units import PARAM_NAMES, UNITS
 
-__all__ = ["check_unit", "PROTOCOLS", "UNIT_NAMES", "PUBLIC_CHECKS", "read_check_file",
+__all__ = ["check_unit", "PROTOCOLS", "PUBLIC_CHECKS", "read_check_file",
            "write_check_file", "execute", "judge_case", "evaluate_case",
            "CaseRun", "CaseResult", "Execution"]
 
@@ -82,61 +83,9 @@ _unravel = np.unravel_index
 # ----------------------------------------------------------------- protocols
 
 
-PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
-LSTM_NAMES = ("lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward")
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How a unit is called and what it returns (SPEC section 3).
-
-    kind: 'forward'  obj(*inputs) -> (*outputs, cache)
-          'backward' obj(*upstream, cache) -> outputs; the cache is the case's
-                     ``inputs["cache"]``: what the correct ``forward`` function
-                     returns on the case's inputs (a type of assignment.caches)
-          'loss'     CaptioningRNN(...).loss(features, captions) -> (loss, grads)
-          'sample'   CaptioningRNN(...).sample(features, max_length=L) -> captions
-    A gradient output is named 'd' + the input it belongs to (dWx <-> Wx), and
-    an upstream gradient 'd' + the forward output it belongs to (dh <-> h).
-    """
-
-    kind: str
-    inputs: tuple            # forward arguments (model units: features, captions, params)
-    outputs: tuple           # graded outputs, in return order
-    forward: str = ""        # backward units: the forward function whose cache they read
-    forward_outputs: tuple = ()  # what that forward returns before its cache
-
-    @property
-    def upstream(self) -> tuple:
-        return tuple("d" + name for name in self.forward_outputs)
-
-
-_RNN_STEP = ("x", "prev_h", "Wx", "Wh", "b")
-_RNN_SEQ = ("x", "h0", "Wx", "Wh", "b")
-_LSTM_STEP = ("x", "prev_h", "prev_c", "Wx", "Wh", "b")
-
-PROTOCOLS = {
-    "rnn_step_forward": Protocol("forward", _RNN_STEP, ("next_h",)),
-    "rnn_step_backward": Protocol("backward", _RNN_STEP, ("dx", "dprev_h", "dWx", "dWh", "db"),
-                                  "rnn_step_forward", ("next_h",)),
-    "rnn_forward": Protocol("forward", _RNN_SEQ, ("h",)),
-    "rnn_backward": Protocol("backward", _RNN_SEQ, ("dx", "dh0", "dWx", "dWh", "db"),
-                             "rnn_forward", ("h",)),
-    "word_embedding_forward": Protocol("forward", ("x", "W"), ("out",)),
-    "word_embedding_backward": Protocol("backward", ("x", "W"), ("dW",),
-                                        "word_embedding_forward", ("out",)),
-    "captioning_loss": Protocol("loss", ("features", "captions") + PARAM_NAMES,
-                                ("loss",) + tuple("d" + p for p in PARAM_NAMES)),
-    "captioning_sample": Protocol("sample", ("features",) + PARAM_NAMES, ("captions",)),
-    "lstm_step_forward": Protocol("forward", _LSTM_STEP, ("next_h", "next_c")),
-    "lstm_step_backward": Protocol("backward", _LSTM_STEP,
-                                   ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"),
-                                   "lstm_step_forward", ("next_h", "next_c")),
-    "lstm_forward": Protocol("forward", _RNN_SEQ, ("h",)),
-    "lstm_backward": Protocol("backward", _RNN_SEQ, ("dx", "dh0", "dWx", "dWh", "db"),
-                              "lstm_forward", ("h",)),
-}
-UNIT_NAMES = tuple(PROTOCOLS)
+# How each unit is called: declared once, in assignment.units.
+PROTOCOLS = {name: unit.protocol for name, unit in UNITS.items()}
+LSTM_NAMES = tuple(unit.obj for unit in UNITS.values() if unit.notebook == "LSTM_Captioning")
 _WHAT = {"loss": "CaptioningRNN.loss", "sample": "CaptioningRNN.sample"}
 
 
@@ -299,7 +248,7 @@ def public_checks() -> dict:
             raise FileNotFoundError(
                 f"The public check data {PUBLIC_CHECKS} is missing. It comes with the "
                 "assignment package; reinstall it (course staff: "
-                "`python -m autograder.hidden_cases` rebuilds it).")
+                "`python -m autograder.answer_key.check_files` rebuilds it).")
         _public_cache["units"] = read_check_file(PUBLIC_CHECKS)[1]
     return _public_cache["units"]
 

@@ -1,4 +1,5 @@
-"""Instructor-only tools: reference solution, hidden cases, release and grading.
+"""Instructor-only tools: answer key, hidden cases, release and grading.
 
-Never shipped to students. ``autograder.reference`` is the answer key.
+Never shipped to students. ``autograder.answer_key`` is the answer key, built
+from the source notebooks' solution cells.
 """

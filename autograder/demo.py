@@ -19,7 +19,7 @@ from assignment.metrics import bleu_scores, evaluate_captioning_bleu
 from assignment.solver import CaptioningSolver
 
 from . import baselines
-from .reference import CaptioningRNN
+from .answer_key.solution import reference
 
 # The training configuration of the demo (and of the notebooks' training cells).
 TRAIN_CONFIG = dict(
@@ -31,7 +31,7 @@ TRAIN_CONFIG = dict(
 def train_reference_model(data, cell_type="lstm", seed=0, verbose=True, **overrides):
     """Train the reference CaptioningRNN on ``data``; returns (model, solver)."""
     cfg = {**TRAIN_CONFIG, **overrides}
-    model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
+    model = reference().CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
                           wordvec_dim=cfg.pop("wordvec_dim"), hidden_dim=cfg.pop("hidden_dim"),
                           cell_type=cell_type, dtype=np.float32, seed=seed)
     solver = CaptioningSolver(model, data, seed=seed, verbose=False, progress=verbose, **cfg)

@@ -177,7 +177,9 @@ def _code_version() -> str:
         if path.exists():
             digest.update(path.read_bytes())
     import assignment.checks as checks
+    import assignment.units as units
     digest.update(Path(checks.__file__).read_bytes())
+    digest.update(Path(units.__file__).read_bytes())
     return digest.hexdigest()
 
 
@@ -389,7 +391,7 @@ def _score(job: _Job, run: dict, references) -> dict:
 
 def _missing_result(course, assignment, student, notebook, why, problems=()) -> dict:
     """Zero for a notebook not submitted; flagged when collecting noted a problem."""
-    from .hidden_cases import notebook_units
+    from assignment.units import notebook_units
     tests = [{"grade_id": f"test_{unit}", "unit": unit, "score": 0.0, "max_score": spec.points,
               "lines": [f"{unit}: 0 / {spec.points:g} points ({why})"], "outputs": []}
              for unit, spec in notebook_units(notebook).items()]

@@ -3,7 +3,7 @@
 Instructor-only. One call, in order:
 
 1. check that every autograded cell's points equal the ``UNITS`` table
-   (``autograder.hidden_cases``, the single source of truth for points) and
+   (``assignment.units``, the single source of truth for points) and
    that ``assignment/public_checks.npz`` agrees with it;
 2. set up the course directory (``autograder.course``): config, .gitignore,
    source notebooks;
@@ -105,7 +105,7 @@ def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_
         timings[name] = time.perf_counter() - t0
         return value
 
-    from .hidden_cases import build_references
+    from .answer_key.check_files import build_references
 
     course = Course(course_dir)
     points = graded_cells(Path(notebooks_dir))
@@ -142,7 +142,7 @@ def check_references_match_secret(course, secret):
     """Existing hidden references must come from this secret (or be deleted on purpose)."""
     from assignment.checks import read_check_header
 
-    from .hidden_cases import secret_fingerprint
+    from .answer_key.seeds import secret_fingerprint
 
     if not course.references_path.exists():
         return
@@ -224,7 +224,7 @@ def check_points_against_units(points) -> None:
 
     Written answers (graded by hand) are not units; they only need points.
     """
-    from .hidden_cases import UNITS
+    from assignment.units import UNITS
 
     expected = {f"test_{unit}": (_unit_notebook(spec), float(spec.points))
                 for unit, spec in UNITS.items()}
@@ -254,7 +254,7 @@ def check_points_against_units(points) -> None:
         if grade_id not in seen:
             problems.append(f"{nb}: no graded cell {grade_id} for unit {grade_id[5:]} of UNITS")
     if problems:
-        raise ReleaseError("the notebooks' graded cells do not match autograder/hidden_cases.py "
+        raise ReleaseError("the notebooks' graded cells do not match assignment/units.py "
                            "UNITS (the single source of truth for points):\n  - "
                            + "\n  - ".join(problems))
 
@@ -263,9 +263,9 @@ def check_public_checks() -> None:
     """assignment/public_checks.npz (what students check against) agrees with UNITS."""
     from assignment.checks import PUBLIC_CHECKS, read_check_file
 
-    from .hidden_cases import UNITS
+    from assignment.units import UNITS
 
-    rebuild = "rebuild it with `python -m autograder.hidden_cases` and commit it"
+    rebuild = "rebuild it with `python -m autograder.answer_key.check_files` and commit it"
     if not PUBLIC_CHECKS.is_file():
         raise ReleaseError(f"{PUBLIC_CHECKS} is missing: the students' check cells need it; "
                            f"{rebuild}")

@@ -4,7 +4,7 @@ Instructor-only; runs outside any sandbox (the grading coordinator, or the
 trusted fallback of ``rnn_grading_kernel``). The student's kernel only ran
 the code and published a record (autograder/kernel/rnn_grading_kernel.py,
 docs/grading-design.md); here the record is checked and judged against the
-references file (``hidden_cases.build_references``) with the same judge as the
+references file (``answer_key.check_files.build_references``) with the same judge as the
 students' own check (``assignment.checks.judge_case``).
 
 Rules:
@@ -46,8 +46,8 @@ import numpy as np
 
 from assignment import checks
 from assignment.checks import PROTOCOLS, Captured, CaseRun, Execution, StudentCodeError
+from assignment.units import UNITS
 
-from .hidden_cases import UNITS
 
 __all__ = ["RECORD_MIME", "OutputScore", "UnitScore", "score_unit", "ScoringSetupError"]
 
@@ -96,7 +96,7 @@ def _references(path) -> tuple[dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise ScoringSetupError(f"references file not found: {path}. Build it with "
-                                "`rnn-assignment release` (hidden_cases.build_references).")
+                                "`rnn-assignment release` (answer_key.check_files.build_references).")
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _loaded:
         try:
@@ -105,11 +105,11 @@ def _references(path) -> tuple[dict, dict]:
             raise ScoringSetupError(f"{path} cannot be read: {err}") from None
         if header.get("kind") != "references":
             raise ScoringSetupError(f"{path} holds only the public cases; scoring needs the "
-                                    "references file (hidden_cases.build_references).")
+                                    "references file (answer_key.check_files.build_references).")
         for name, unit in UNITS.items():
             if name not in units or units[name].points != dict(unit.outputs):
                 raise ScoringSetupError(f"{path} is out of date (unit {name} differs from "
-                                        "autograder/hidden_cases.py): rebuild it.")
+                                        "assignment/units.py): rebuild it.")
         _loaded.clear()
         _loaded[key] = (header, units)
     return _loaded[key]
@@ -406,9 +406,9 @@ def score_unit(unit: str, cell_outputs: list, references_path, *,
     """Score the graded test cell of ``unit`` from its executed outputs (nbformat dicts).
 
     Inputs:
-        unit: a name from hidden_cases.UNITS, e.g. "rnn_step_backward"
+        unit: a name from assignment.units.UNITS, e.g. "rnn_step_backward"
         cell_outputs: the executed test cell's ``outputs`` list
-        references_path: the references file (hidden_cases.build_references)
+        references_path: the references file (answer_key.check_files.build_references)
         not_run_reason: why the cell has no result, when the caller knows
             (kernel died, cell deleted); used when no valid record is found
     Returns:

@@ -112,10 +112,10 @@ def test_scatter_add_accumulates_repeated_indices_on_both_backends():
 # ---------------------------------------------------- the training path stays on device
 @pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
 def test_solver_step_runs_entirely_on_the_active_backend(cell_type, tiny_data):
-    from autograder import reference
+    from autograder.answer_key.solution import reference
     data = tiny_data
     with use_backend(strict_xp):
-        model = reference.CaptioningRNN(data["word_to_idx"], input_dim=16, wordvec_dim=8,
+        model = reference().CaptioningRNN(data["word_to_idx"], input_dim=16, wordvec_dim=8,
                                         hidden_dim=10, cell_type=cell_type, seed=0)
         assert all(isinstance(p, strict_xp.StrictArray) for p in model.params.values())
         solver = CaptioningSolver(model, data, update_rule="adam", batch_size=8, num_epochs=1,

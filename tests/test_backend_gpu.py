@@ -18,7 +18,7 @@ import pytest
 from assignment import backend, layers, optim
 from assignment.backend import to_numpy, use_backend
 from assignment.solver import CaptioningSolver
-from autograder import reference
+from autograder.answer_key.solution import reference
 
 try:
     backend._load_cupy()
@@ -143,10 +143,10 @@ def test_rnn_layers_agree_with_numpy_on_the_gpu():
     dh, dnext = rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
 
     def rnn(x, h0, Wx, Wh, b, dh, dnext):
-        next_h, step_cache = reference.rnn_step_forward(x[:, 0], h0, Wx, Wh, b)
-        step_grads = reference.rnn_step_backward(dnext, step_cache)
-        h, cache = reference.rnn_forward(x, h0, Wx, Wh, b)
-        return (next_h,) + step_grads + (h,) + reference.rnn_backward(dh, cache)
+        next_h, step_cache = reference().rnn_step_forward(x[:, 0], h0, Wx, Wh, b)
+        step_grads = reference().rnn_step_backward(dnext, step_cache)
+        h, cache = reference().rnn_forward(x, h0, Wx, Wh, b)
+        return (next_h,) + step_grads + (h,) + reference().rnn_backward(dh, cache)
 
     expected, got, cupy = run_on_both(rnn, [x, h0, Wx, Wh, b, dh, dnext])
     assert_same_on_gpu(expected, got, cupy)
@@ -161,10 +161,10 @@ def test_lstm_layers_agree_with_numpy_on_the_gpu():
     dh, dnext_h, dnext_c = (rng.standard_normal(s) for s in ((N, T, H), (N, H), (N, H)))
 
     def lstm(x, h0, c0, Wx, Wh, b, dh, dnext_h, dnext_c):
-        next_h, next_c, step_cache = reference.lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b)
-        step_grads = reference.lstm_step_backward(dnext_h, dnext_c, step_cache)
-        h, cache = reference.lstm_forward(x, h0, Wx, Wh, b)
-        return (next_h, next_c) + step_grads + (h,) + reference.lstm_backward(dh, cache)
+        next_h, next_c, step_cache = reference().lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b)
+        step_grads = reference().lstm_step_backward(dnext_h, dnext_c, step_cache)
+        h, cache = reference().lstm_forward(x, h0, Wx, Wh, b)
+        return (next_h, next_c) + step_grads + (h,) + reference().lstm_backward(dh, cache)
 
     expected, got, cupy = run_on_both(lstm, [x, h0, c0, Wx, Wh, b, dh, dnext_h, dnext_c])
     assert_same_on_gpu(expected, got, cupy)
@@ -177,8 +177,8 @@ def test_word_embedding_agrees_with_numpy_on_the_gpu():
     Wemb, dout = rng.standard_normal((V, W)), rng.standard_normal((N, T, W))
 
     def embedding(words, Wemb, dout):
-        out, cache = reference.word_embedding_forward(words, Wemb)
-        return out, reference.word_embedding_backward(dout, cache)
+        out, cache = reference().word_embedding_forward(words, Wemb)
+        return out, reference().word_embedding_backward(dout, cache)
 
     expected, got, cupy = run_on_both(embedding, [words, Wemb, dout])
     assert_same_on_gpu(expected, got, cupy)
@@ -200,7 +200,7 @@ def test_captioning_loss_gradients_and_sampling_agree_with_numpy_on_the_gpu(cell
     captions[:, 0] = 1
 
     def model_outputs():
-        model = reference.CaptioningRNN(_vocab(), input_dim=D, wordvec_dim=W, hidden_dim=H,
+        model = reference().CaptioningRNN(_vocab(), input_dim=D, wordvec_dim=W, hidden_dim=H,
                                         cell_type=cell_type, dtype=np.float64, seed=0)
         loss, grads = model.loss(features, captions)
         return model, loss, grads, model.sample(features, max_length=6)
@@ -223,7 +223,7 @@ def test_captioning_loss_gradients_and_sampling_agree_with_numpy_on_the_gpu(cell
 @pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
 def test_solver_steps_on_the_gpu_match_numpy_and_stay_on_the_device(cell_type, tiny_data):
     def train():
-        model = reference.CaptioningRNN(tiny_data["word_to_idx"], input_dim=16, wordvec_dim=8,
+        model = reference().CaptioningRNN(tiny_data["word_to_idx"], input_dim=16, wordvec_dim=8,
                                         hidden_dim=10, cell_type=cell_type, dtype=np.float64,
                                         seed=0)
         solver = CaptioningSolver(model, tiny_data, update_rule="adam", batch_size=8,
@@ -246,7 +246,7 @@ def test_solver_steps_on_the_gpu_match_numpy_and_stay_on_the_device(cell_type, t
 
 def test_float32_training_iteration_runs_on_the_gpu(tiny_data):
     with use_backend("cupy") as cupy:
-        model = reference.CaptioningRNN(tiny_data["word_to_idx"], input_dim=16, wordvec_dim=8,
+        model = reference().CaptioningRNN(tiny_data["word_to_idx"], input_dim=16, wordvec_dim=8,
                                         hidden_dim=10, cell_type="lstm", seed=0)
         solver = CaptioningSolver(model, tiny_data, update_rule="adam", batch_size=8,
                                   num_epochs=1, max_iterations=2, verbose=False, progress=False,

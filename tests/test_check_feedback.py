@@ -22,9 +22,12 @@ import textwrap
 import numpy as np
 import pytest
 
+from assignment import layers
 from assignment.checks import check_unit
 from assignment.gradient_check import check_layer_gradients
-from autograder import reference as ref
+from autograder.answer_key.solution import reference
+
+ref = reference()
 
 
 @pytest.fixture(autouse=True)
@@ -133,13 +136,13 @@ def _loss_model(mask_line="", scale="", scale_gradients=True):
             h0 = features @ p["W_proj"] + p["b_proj"]
             x, embed_cache = ref.word_embedding_forward(captions_in, p["W_embed"])
             h, rnn_cache = forward(x, h0, p["Wx"], p["Wh"], p["b"])
-            scores, vocab_cache = ref.temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
-            loss, dscores = ref.temporal_softmax_loss(scores, captions_out, mask)
+            scores, vocab_cache = layers.temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
+            loss, dscores = layers.temporal_softmax_loss(scores, captions_out, mask)
             if scale:
                 loss = loss * float(scale)
                 dscores = dscores * float(scale) if scale_gradients else dscores
             grads = {}
-            dh, grads["W_vocab"], grads["b_vocab"] = ref.temporal_affine_backward(dscores,
+            dh, grads["W_vocab"], grads["b_vocab"] = layers.temporal_affine_backward(dscores,
                                                                                   vocab_cache)
             dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, rnn_cache)
             grads["W_embed"] = ref.word_embedding_backward(dx, embed_cache)

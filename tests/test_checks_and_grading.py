@@ -1,7 +1,7 @@
 """Local checks (assignment.checks.check_unit) and hidden grading (kernel record + scorer).
 
 Real computations throughout: "students" are the reference solution, the
-known mistakes of autograder/mistakes.py, or small buggy functions written
+known mistakes of autograder/answer_key/mistakes.py, or small buggy functions written
 here and run from their own namespace like notebook cells. What is checked
 is what docs/grading-design.md promises:
 * check_unit passes the reference on every unit, names the wrong output and
@@ -38,22 +38,21 @@ from assignment.layers import (
     temporal_affine_forward,
     temporal_softmax_loss,
 )
-from autograder import reference as ref
-from autograder.hidden_cases import (
-    UNITS,
-    build_grading_inputs,
-    build_public_checks,
-    build_references,
-    hidden_seed,
-    load_cases,
-    make_inputs,
-)
-from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
+from assignment.units import UNITS
+from autograder.answer_key.check_files import build_public_checks, build_references, load_cases
+from autograder.answer_key.inputs import make_inputs
+from autograder.answer_key.mistakes import MISTAKES
+from autograder.answer_key.seeds import hidden_seed
+from autograder.answer_key.solution import reference
+from autograder.hidden_cases import build_grading_inputs
 from autograder.scoring import score_unit
 
 # the kernel module is imported as a top-level module, as in a grading kernel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
+
+ref = reference()
+REFERENCE_FUNCTIONS = ref.functions()  # a notebook solved right
 
 SECRET = b"test course secret"
 
@@ -564,3 +563,6 @@ def test_the_committed_public_checks_are_a_fresh_build(tmp_path):
                     assert x[k].dtype == y[k].dtype and np.allclose(x[k], y[k], rtol=1e-12, atol=0)
     assert not any(c.hidden for u in committed.values() for c in u.cases)
     assert os.path.getsize(checks.PUBLIC_CHECKS) < 400_000
+    # the build is deterministic: the committed file is exactly what it writes
+    assert (tmp_path / "public.npz").read_bytes() == checks.PUBLIC_CHECKS.read_bytes(), \
+        "rebuild it with `python -m autograder.answer_key.check_files` and commit it"

@@ -35,12 +35,17 @@ import numpy as np
 import pytest
 
 from assignment import caches, checks
-from autograder.hidden_cases import UNITS, build_grading_inputs, build_references
-from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
+from assignment.units import UNITS
+from autograder.answer_key.check_files import build_references
+from autograder.answer_key.mistakes import MISTAKES
+from autograder.answer_key.solution import reference
+from autograder.hidden_cases import build_grading_inputs
 from autograder.scoring import score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
+
+REFERENCE_FUNCTIONS = reference().functions()  # a notebook solved right
 
 SECRET = b"test_forgery secret"
 
@@ -415,7 +420,7 @@ def test_a_known_loss_mistake_in_a_students_model_costs_only_the_loss(references
 
 def _older_references(path, secret):
     """A references file as a release before grader-built caches wrote it (version 1)."""
-    from autograder.hidden_cases import secret_fingerprint
+    from autograder.answer_key.seeds import secret_fingerprint
     index = {"format": checks.FILE_FORMAT, "version": 1, "kind": "references",
              "secret_fingerprint": secret_fingerprint(secret), "units": {}}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ import pytest
 from autograder.course import NOTEBOOKS, Course, tools_env
 from autograder.grading import (DEFAULT_ZIP_REGEXP, GradeOptions, GradingError, grade,
                                 import_submissions)
-from autograder.hidden_cases import UNITS, notebook_units
+from assignment.units import UNITS, notebook_units
 from autograder.restore import grade_id, is_solution, restore_notebook
 from student_copies import write_submission
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
+from assignment.units import UNITS
 from autograder.course import COURSE_ID, NOTEBOOKS, Course, tools_env
 from autograder.grading import GradeOptions, GradingError, grade
-from autograder.hidden_cases import UNITS
 from autograder.recording import PAUSE_ENV, RECORDED_DIR
 from student_copies import write_submission
 

@@ -21,7 +21,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from assignment import backend  # noqa: E402
-from autograder import reference as ref  # noqa: E402
+from autograder.answer_key.solution import reference  # noqa: E402
+
+ref = reference()
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -1,6 +1,7 @@
 """The source notebooks: committed clean, valid nbgrader metadata with the points of ``UNITS``,
-``nbgrader validate`` clean, runnable top to bottom, and solution regions that behave exactly
-like the answer key ``autograder.reference`` (one source of truth).
+``nbgrader validate`` clean, runnable top to bottom, and their generated parts (graded cells,
+the docs' unit table) exactly what ``assignment/units.py`` generates. The answer key is built
+from their solution cells (``autograder.answer_key.solution``), so it cannot drift from them.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from assignment.notebook_import import import_solution_cells
-from autograder import reference as ref
+from assignment.units import UNITS, notebook_units
+from autograder.answer_key.check_files import build_references
+from autograder.answer_key import cells, solution
+from autograder.answer_key.solution import reference
 from autograder.course import NOTEBOOKS, REFERENCES_ENV, tools_env
-from autograder.hidden_cases import UNITS, build_references, notebook_units
+
+ref = reference()
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -152,111 +155,44 @@ def _setup_cell(name):
     return "\n".join(ln for ln in _source(cell).splitlines() if not re.match(r"\s*[%!]", ln))
 
 
-@pytest.fixture(scope="module")
-def solutions():
-    """A namespace holding every solution cell of both notebooks (and their set-up imports)."""
-    namespace = {"__name__": "solutions"}
+def test_the_answer_key_gets_what_the_notebooks_set_up_cells_give():
+    """The answer key runs the solution cells in a namespace prepared like the notebooks' own."""
+    notebooks = {}
     for name in NOTEBOOKS:
-        exec(compile(_setup_cell(name), f"<{name} set-up>", "exec"), namespace)
-    for name in NOTEBOOKS:
-        ids = [meta["grade_id"] for c, meta in _nbgrader_cells(name)
-               if meta.get("solution") and c["cell_type"] == "code"]
-        import_solution_cells(NOTEBOOK_DIR / name, ids, namespace)
-    return namespace
+        exec(compile(_setup_cell(name), f"<{name} set-up>", "exec"), notebooks)
+    prepared = solution._setup()
+    for name, value in prepared.items():
+        if name != "__name__":
+            assert notebooks[name] is value, name
 
 
-SHAPES = [dict(N=3, T=4, D=5, H=6), dict(N=1, T=1, D=3, H=3), dict(N=4, T=12, D=2, H=7)]
-TOL = dict(rtol=1e-9, atol=1e-12)
+def test_every_solution_cell_is_in_the_answer_key():
+    cells = [meta["grade_id"] for name in NOTEBOOKS for c, meta in _nbgrader_cells(name)
+             if c["cell_type"] == "code" and meta["grade_id"].endswith("_solution")]
+    assert [f"{cell}_solution" for _, cell, _ in solution.solution_cells()] == cells
+    for unit in UNITS.values():
+        assert unit.obj in ref.names, unit.obj
 
 
-def _same(actual, expected, what):
-    actual = [actual] if not isinstance(actual, tuple) else list(actual)
-    expected = [expected] if not isinstance(expected, tuple) else list(expected)
-    assert len(actual) == len(expected), f"{what}: {len(actual)} outputs, key has {len(expected)}"
-    for i, (a, e) in enumerate(zip(actual, expected)):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(e), **TOL,
-                                   err_msg=f"{what}, output {i}")
+def test_committed_notebooks_and_docs_are_what_the_unit_declarations_generate():
+    stale = [str(path) for path, (committed, generated) in cells.generated_files().items()
+             if committed != generated]
+    assert not stale, ("regenerate with `python -m autograder.answer_key.cells --write`: "
+                       f"{stale}")
 
 
-def _layer_inputs(rng, s, gates, sequence):
-    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    x = rng.standard_normal((N, T, D) if sequence else (N, D))
-    h = rng.standard_normal((N, H))
-    Wx = rng.standard_normal((D, gates * H)) / np.sqrt(D)
-    Wh = rng.standard_normal((H, gates * H)) / np.sqrt(H)
-    b = rng.standard_normal(gates * H) * 0.3
-    return x, h, Wx, Wh, b
+def test_generation_adds_the_check_and_graded_cells_of_a_unit_that_has_none():
+    notebook = _notebook("RNN_Captioning.ipynb")
+    notebook["cells"] = [c for c in notebook["cells"] if _grade_id(c) not in
+                         ("rnn_forward_check", "test_rnn_forward")]
+    generated = cells.generate_notebook(notebook, "RNN_Captioning")
+    ids = [_grade_id(c) for c in generated["cells"]]
+    at = ids.index("rnn_forward_solution")
+    assert ids[at + 1:at + 3] == ["rnn_forward_check", "test_rnn_forward"]
+    graded = generated["cells"][at + 2]
+    assert graded["metadata"]["nbgrader"]["points"] == UNITS["rnn_forward"].points
+    assert _source(graded) == cells.graded_cell_source("rnn_forward")
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "-".join(f"{k}{v}" for k, v in s.items()))
-def test_rnn_and_lstm_layer_solutions_equal_the_answer_key(solutions, shape):
-    rng = np.random.default_rng(sum(shape.values()))
-    N, T, H = shape["N"], shape["T"], shape["H"]
-    for prefix, gates in (("rnn", 1), ("lstm", 4)):
-        x, h, Wx, Wh, b = _layer_inputs(rng, shape, gates, sequence=False)
-        if prefix == "rnn":
-            args = (x, h, Wx, Wh, b)
-            upstream = (rng.standard_normal((N, H)),)
-        else:
-            args = (x, h, rng.standard_normal((N, H)), Wx, Wh, b)
-            upstream = (rng.standard_normal((N, H)), rng.standard_normal((N, H)))
-        step_forward, step_backward = f"{prefix}_step_forward", f"{prefix}_step_backward"
-        *mine, my_cache = solutions[step_forward](*args)
-        *key, key_cache = getattr(ref, step_forward)(*args)
-        _same(tuple(mine), tuple(key), step_forward)
-        # the same cache type (assignment.caches): backward units are graded on the key's
-        assert type(my_cache) is type(key_cache), step_forward
-        _same(solutions[step_backward](*upstream, my_cache),
-              getattr(ref, step_backward)(*upstream, key_cache), step_backward)
-
-        args = _layer_inputs(rng, shape, gates, sequence=True)
-        dh = rng.standard_normal((N, T, H))
-        mine, my_cache = solutions[f"{prefix}_forward"](*args)
-        key, key_cache = getattr(ref, f"{prefix}_forward")(*args)
-        _same(mine, key, f"{prefix}_forward")
-        assert type(my_cache) is type(key_cache), f"{prefix}_forward"
-        _same(solutions[f"{prefix}_backward"](dh, my_cache),
-              getattr(ref, f"{prefix}_backward")(dh, key_cache), f"{prefix}_backward")
-
-
-def test_word_embedding_solutions_equal_the_answer_key(solutions):
-    rng = np.random.default_rng(7)
-    x = rng.integers(0, 5, size=(6, 9))  # many repeated words: dW must add them all up
-    W = rng.standard_normal((7, 4))
-    dout = rng.standard_normal((6, 9, 4))
-    mine, my_cache = solutions["word_embedding_forward"](x, W)
-    key, key_cache = ref.word_embedding_forward(x, W)
-    _same(mine, key, "word_embedding_forward")
-    assert type(my_cache) is type(key_cache)
-    _same(solutions["word_embedding_backward"](dout, my_cache),
-          ref.word_embedding_backward(dout, key_cache), "word_embedding_backward")
-
-
-WORDS = ["<NULL>", "<START>", "<END>", "<UNK>", "cat", "dog", "red", "blue", "left"]
-
-
-@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
-@pytest.mark.parametrize("T", [1, 6])
-def test_captioning_model_solution_equals_the_answer_key(solutions, cell_type, T):
-    rng = np.random.default_rng(T + len(cell_type))
-    word_to_idx = {w: i for i, w in enumerate(WORDS)}
-    N, D, W, H = 4, 6, 5, 7
-    dims = dict(input_dim=D, wordvec_dim=W, hidden_dim=H, cell_type=cell_type, dtype=np.float64)
-    mine = solutions["CaptioningRNN"](word_to_idx, **dims)
-    key = ref.CaptioningRNN(word_to_idx, **dims)
-    assert sorted(mine.params) == sorted(key.params)
-    for k, v in key.params.items():  # the same random parameters in both
-        key.params[k] = rng.standard_normal(v.shape) * 0.7
-        mine.params[k] = key.params[k].copy()
-    features = rng.standard_normal((N, D))
-    captions = rng.integers(1, len(WORDS), size=(N, T + 1))
-    captions[0, max(1, T - 1):] = 0  # <NULL> padding is masked out of the loss
-    my_loss, my_grads = mine.loss(features, captions)
-    key_loss, key_grads = key.loss(features, captions)
-    _same(float(my_loss), float(key_loss), f"{cell_type} loss")
-    assert sorted(my_grads) == sorted(key_grads)
-    for k in key_grads:
-        _same(my_grads[k], key_grads[k], f"{cell_type} d{k}")
-    for max_length in (1, 9):
-        np.testing.assert_array_equal(np.asarray(mine.sample(features, max_length=max_length)),
-                                      key.sample(features, max_length=max_length))
+def _grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")

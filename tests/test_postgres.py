@@ -170,7 +170,7 @@ def test_a_postgresql_gradebook_gives_the_same_grades_as_sqlite(postgres_url, tm
         assert (course.root / name).read_text() == on_postgres[name], name
     import csv
     import io
-    from autograder.hidden_cases import UNITS
+    from assignment.units import UNITS
     full = sum(spec.points for spec in UNITS.values())
     raw = {r["student_id"]: float(r["raw_score"])
            for r in csv.DictReader(io.StringIO(on_postgres["grades.csv"]))}

@@ -23,7 +23,8 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 TRAINING = textwrap.dedent("""
     import numpy as np
-    from autograder.reference import CaptioningRNN
+    from autograder.answer_key.solution import reference
+    CaptioningRNN = reference().CaptioningRNN
     from assignment.solver import CaptioningSolver
     rng = np.random.default_rng(0)
     words = ["<NULL>", "<START>", "<END>", "a", "b", "c"]

@@ -1,4 +1,4 @@
-"""The reference solution (autograder/reference.py) against numerical gradients and known values.
+"""The reference solution (the answer key built from the notebooks, autograder.answer_key.solution) against numerical gradients and known values.
 
 Everything here runs in float64 on the NumPy backend. What is checked:
 * every backward pass against centred-difference gradients (several shapes,
@@ -31,7 +31,11 @@ from assignment.gradient_check import (
     rel_error,
 )
 from assignment.layers import temporal_affine_forward, temporal_softmax_loss
-from autograder import reference as ref
+from assignment.units import UNITS
+from autograder.answer_key.inputs import make_inputs
+from autograder.answer_key.solution import reference
+
+ref = reference()
 
 # Largest elementwise relative error of a correct backward pass against
 # centred differences (h = 1e-5, float64). Typical values are 1e-10 to 1e-9;
@@ -185,29 +189,25 @@ def test_word_embedding_backward_adds_the_gradient_of_every_occurrence_of_a_word
 
 
 def _layer_cases():
-    N, T, D, H = 3, 4, 5, 6
-    rnn_step = layer_inputs(20, N, T, D, H, sequence=False)
-    rnn_seq = layer_inputs(21, N, T, D, H)
-    lstm_step = layer_inputs(22, N, T, D, H, gates=4, sequence=False)
-    lstm_step = dict(x=lstm_step["x"], prev_h=lstm_step["h"],
-                     prev_c=np.random.default_rng(23).standard_normal((N, H)),
-                     Wx=lstm_step["Wx"], Wh=lstm_step["Wh"], b=lstm_step["b"])
-    lstm_seq = layer_inputs(24, N, T, D, H, gates=4)
-    rng = np.random.default_rng(25)
-    embed = dict(x=rng.integers(7, size=(N, T)), W=rng.standard_normal((7, D)))
-    return {
-        "rnn_step": (ref.rnn_step_forward, ref.rnn_step_backward, rnn_step),
-        "rnn": (ref.rnn_forward, ref.rnn_backward, rnn_seq),
-        "lstm_step": (ref.lstm_step_forward, ref.lstm_step_backward, lstm_step),
-        "lstm": (ref.lstm_forward, ref.lstm_backward, lstm_seq),
-        "word_embedding": (ref.word_embedding_forward, ref.word_embedding_backward, embed),
-    }
+    """Every backward unit of the declarations: (its forward, it, the inputs of its public case)."""
+    cases = {}
+    for name, unit in UNITS.items():
+        if unit.kind == "backward":
+            inputs = make_inputs(name, unit.cases[0], np.random.default_rng(20))
+            cases[name] = (ref[unit.forward], ref[name], {k: inputs[k] for k in unit.inputs})
+    return cases
+
+
+def _gated(unit_name):
+    """A gated cell: its weights stack several gates (a declared width such as '4H')."""
+    return any(size[0].isdigit() for spec in UNITS[unit_name].inputs.values()
+               for size in spec.shape)
 
 
 @pytest.mark.parametrize("layer", list(_layer_cases()))
 def test_check_layer_gradients_passes_for_every_reference_layer(layer):
     forward, backward, inputs = _layer_cases()[layer]
-    tol = LSTM_TOL if layer.startswith("lstm") else LAYER_TOL
+    tol = LSTM_TOL if _gated(layer) else LAYER_TOL
     report = check_layer_gradients(forward, backward, inputs, tol=tol, verbose=False)
     print(report)
     assert report.passed, str(report)
@@ -778,14 +778,18 @@ def test_reference_runs_on_a_strict_device_backend_without_host_conversions():
 def test_the_compute_path_uses_xp_never_numpy_directly():
     """``np.`` may appear only in CaptioningRNN.__init__ (dtypes, host-side initial weights)."""
     import ast
-    import inspect
 
-    tree = ast.parse(inspect.getsource(ref))
-    allowed = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == "__init__":
-            allowed |= {id(n) for n in ast.walk(node)}
-    offending = [f"line {n.lineno}: np.{n.attr}" for n in ast.walk(tree)
-                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-                 and n.value.id == "np" and id(n) not in allowed]
+    from autograder.answer_key.solution import solution_cells
+
+    offending = []
+    for notebook, cell, source in solution_cells():
+        tree = ast.parse(source)
+        allowed = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                allowed |= {id(n) for n in ast.walk(node)}
+        offending += [f"{notebook}, cell {cell}, line {n.lineno}: np.{n.attr}"
+                      for n in ast.walk(tree)
+                      if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                      and n.value.id == "np" and id(n) not in allowed]
     assert not offending, offending

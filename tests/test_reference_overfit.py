@@ -25,7 +25,9 @@ import pytest
 
 from assignment.data import load_coco_data
 from assignment.optim import adam
-from autograder.reference import CaptioningRNN
+from autograder.answer_key.solution import reference
+
+CaptioningRNN = reference().CaptioningRNN
 
 NUM_CAPTIONS = 50
 NUM_ITERATIONS = 100

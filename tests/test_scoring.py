@@ -37,13 +37,18 @@ from assignment.layers import (
     temporal_affine_forward,
     temporal_softmax_loss,
 )
-from autograder import reference as ref
-from autograder.hidden_cases import UNITS, build_grading_inputs, build_references, load_cases
-from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
+from assignment.units import UNITS
+from autograder.answer_key.check_files import build_references, load_cases
+from autograder.answer_key.mistakes import MISTAKES
+from autograder.answer_key.solution import reference
+from autograder.hidden_cases import build_grading_inputs
 from autograder.scoring import RECORD_MIME, UnitScore, score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
+
+ref = reference()
+REFERENCE_FUNCTIONS = ref.functions()  # a notebook solved right
 
 SECRET = b"test_scoring secret"
 

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from assignment.solver import CaptioningSolver
-from autograder.reference import CaptioningRNN
+from autograder.answer_key.solution import reference
+
+CaptioningRNN = reference().CaptioningRNN
 
 
 def _model(data, cell_type="rnn", seed=0, dtype=np.float64):

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.hidden_cases import UNITS
+from assignment.units import UNITS
 
 __all__ = ["Expected", "build_corpus", "NOTEBOOKS", "expected_points"]
 
@@ -484,20 +484,21 @@ if not globals().get("_stolen_while_graded"):
 
 def _imports_autograder(s, ctx):
     forward = """
-from autograder.reference import rnn_forward as answer_key
-return answer_key(x, h0, Wx, Wh, b)
+from autograder.answer_key.solution import reference
+return reference().rnn_forward(x, h0, Wx, Wh, b)
 """
     backward = """
-from autograder.reference import rnn_backward as answer_key
-return answer_key(dh, cache)
+from autograder.answer_key.solution import reference
+return reference().rnn_backward(dh, cache)
 """
     s.edit_solution(RNN, "rnn_forward_solution", lambda src: _replace_region(src, forward))
     s.edit_solution(RNN, "rnn_backward_solution", lambda src: _replace_region(src, backward))
     return ("rnn_forward and rnn_backward call the instructor's answer key "
-            "(`from autograder.reference import ...`), which the sandbox does not have: "
+            "(`from autograder.answer_key.solution import reference`), which the sandbox does "
+            "not have: "
             "ImportError, both 0 (captioning_loss graded with the reference layers)",
             dict(scores=_zero("rnn_forward", "rnn_backward"), flagged=False,
-                 present=((RNN, "from autograder.reference import rnn_forward"),)))
+                 present=((RNN, "from autograder.answer_key.solution import reference"),)))
 
 
 def _network(s, ctx):

@@ -42,7 +42,7 @@ from adversarial.corpus import (
     _write,
     solution_sources,
 )
-from autograder.hidden_cases import UNITS
+from assignment.units import UNITS
 
 __all__ = ["build_replay_corpus"]
 
