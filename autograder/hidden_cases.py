@@ -28,22 +28,22 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assignment import caches, checks, replay_seal
-from assignment.checks import PROTOCOLS, CheckCase, UnitChecks
+from assignment import checks
+from assignment.checks import PROTOCOLS
+from assignment.formats.check_file import CheckCase, UnitChecks, read_check_file, write_check_file
+from assignment.formats.grading_inputs import GradingInputsWriter, SealedCalls
 
 from . import reference as ref
 from .mistakes import mistakes_for
 
 __all__ = ["Case", "Unit", "UNITS", "hidden_seed", "public_seed", "make_inputs",
            "case_settings", "build_references", "build_public_checks", "load_cases",
-           "secret_fingerprint", "notebook_units", "build_grading_inputs",
-           "GRADING_INPUTS_FORMAT"]
+           "secret_fingerprint", "notebook_units", "build_grading_inputs"]
 
 PUBLIC_KEY = b"rnn-captioning-assignment: public cases"
 SPECIAL_WORDS = ("<NULL>", "<START>", "<END>", "<UNK>")
@@ -407,17 +407,17 @@ def build_references(secret: bytes, path) -> Path:
     header = {"kind": "references", "secret_fingerprint": secret_fingerprint(secret),
               "total_points": {nb: sum(u.points for u in UNITS.values() if u.notebook == nb)
                                for nb in (RNN_NB, LSTM_NB)}}
-    return checks.write_check_file(path, header, _build(secret, include_hidden=True))
+    return write_check_file(path, header, _build(secret, include_hidden=True))
 
 
 def build_public_checks(path=checks.PUBLIC_CHECKS) -> Path:
     """Write only the public cases (fixed seeds) to ``assignment/public_checks.npz``."""
-    return checks.write_check_file(path, {"kind": "public"}, _build(None, include_hidden=False))
+    return write_check_file(path, {"kind": "public"}, _build(None, include_hidden=False))
 
 
 def load_cases(path) -> dict:
     """Read a file written by build_references or build_public_checks: {unit: UnitChecks}."""
-    return checks.read_check_file(path)[1]
+    return read_check_file(path)[1]
 
 
 if __name__ == "__main__":
@@ -426,94 +426,20 @@ if __name__ == "__main__":
 
 # ---------------------------------------------------------------- grading inputs
 #
-# What the student's kernel gets while it is graded (rnn_grading_kernel reads
-# it; docs/grading-design.md): every case's inputs and settings (backward
-# cases: with the cache the grader built), and the sealed replay tables,
-# nothing else: no expected output, no mistake output, no secret. One .npz (no pickles, ``np.load(..., allow_pickle=False)``):
-#   '__index__'  JSON (uint8): {"format": GRADING_INPUTS_FORMAT, "version": 3,
-#                "seal": replay_seal.SEAL_VERSION, "secret_fingerprint": ...,
-#                "units": {unit: {"uses": [...], "cases": [
-#                  {"label", "hidden", "dims", "settings",
-#                   "inputs": {name: array key},
-#                   "cache": null or {"type": cache type, "arrays": {field path: array key}},
-#                   "calls": [{"fn", "grid": [exponent, ...], "offsets": [[start, size], ...],
-#                              "id", "tag", "hint", "box": [start, size]}, ...]}]}}}
-#   'a<n>'       the inputs and caches, each array stored once however often it appears;
-#   'replay_offsets'  float64: the offsets of the sealed calls' float arguments, one
-#                after the other (equal ones once); an entry's are [start, size] in it;
-#   'replay_boxes'    uint8: the sealed results, one after the other.
-# "cache" (backward units): the cache the reference forward pass made on the
-# case's inputs (assignment.caches.to_arrays / from_arrays); the student's
-# backward pass is called with it. It holds forward values on this unit's
-# own inputs, drawn from its own seed: no forward unit's answer.
-# "calls" are the calls the reference made, on that case, to the functions of
-# UNITS[unit].uses (nested calls included, in the order they returned; for the
-# loss also those of its known mistakes, see _replay_calls), each sealed by
-# ``assignment.replay_seal``: its result is encrypted with a key derived from
-# its exact arguments, so only a caller that passes those arguments (to
-# round-off) reads it. A result that holds a cache (a forward layer's) opens
-# as the ``assignment.caches`` class. The kernel's replay stubs answer such a
-# call with the recorded result, so a unit is not charged for a wrong helper
-# it calls; reading the table without doing the work yields nothing.
-
-GRADING_INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-GRADING_INPUTS_VERSION = 3  # 3: grader-built caches and sealed replay entries together
+# What the student's kernel gets while it is graded (the format and its layout:
+# assignment/formats/grading_inputs.py). "calls" are the calls the reference
+# made, on a case, to the functions of UNITS[unit].uses (nested calls
+# included, in the order they returned; for the loss also those of its known
+# mistakes, see _replay_calls), each sealed (assignment.formats.replay_seal).
 
 
-class _ArrayStore:
-    """Arrays for the .npz, each stored once (keyed by dtype, shape and bytes)."""
-
-    def __init__(self):
-        self.arrays, self._keys = {}, {}
-
-    def add(self, value) -> str:
-        a = np.ascontiguousarray(value)
-        if a.dtype.kind not in "biuf":
-            raise TypeError(f"cannot store an array of dtype {a.dtype} in the grading inputs")
-        digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
-        if digest not in self._keys:
-            self._keys[digest] = f"a{len(self.arrays)}"
-            self.arrays[self._keys[digest]] = a.copy()
-        return self._keys[digest]
-
-
-class _Sealed:
-    """The offsets and sealed results of every call, each in one flat array (few npz members).
-
-    An entry names its parts by [start, size] in them; equal offsets are stored once.
-    """
-
-    def __init__(self):
-        self.offsets, self.boxes, self._at, self._sizes = [], [], {}, [0, 0]
-
-    def _place(self, which, data: bytes, itemsize: int):
-        key = (which, hashlib.sha256(data).hexdigest())
-        if key not in self._at:
-            self._at[key] = [self._sizes[which], len(data) // itemsize]
-            (self.offsets, self.boxes)[which].append(data)
-            self._sizes[which] += len(data) // itemsize
-        return self._at[key]
-
-    def add(self, fn_name, args, result) -> dict:
-        """One recorded call as a sealed entry of the grading inputs (see the format above)."""
-        entry, offsets, box = replay_seal.seal(fn_name, args, result)
-        entry["offsets"] = [self._place(0, np.ascontiguousarray(d, dtype="<f8").tobytes(), 8)
-                            for d in offsets]
-        entry["box"] = self._place(1, box, 1)
-        return entry
-
-    def arrays(self) -> dict:
-        return {"replay_offsets": np.frombuffer(b"".join(self.offsets), dtype="<f8"),
-                "replay_boxes": np.frombuffer(b"".join(self.boxes), dtype=np.uint8)}
-
-
-def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed, impl=None) -> list:
+def _record_calls(name, unit: Unit, inputs, settings, sealed: SealedCalls, impl=None) -> list:
     """Run the reference on one case with the ``uses`` functions wrapped by recorders.
 
     The reference calls its helpers through its module globals (and the
     captioning model through ``_SEQUENCE_LAYERS``), so both are patched for
     the duration; nested calls (rnn_forward -> rnn_step_forward) are recorded
-    too, in the order they return. Each call is sealed (``_Sealed.add``).
+    too, in the order they return. Each call is sealed (``SealedCalls.add``).
     """
     calls = []
 
@@ -546,7 +472,7 @@ def _record_calls(name, unit: Unit, inputs, settings, sealed: _Sealed, impl=None
     return calls
 
 
-def _replay_calls(name, unit: Unit, case: CheckCase, sealed: _Sealed) -> list:
+def _replay_calls(name, unit: Unit, case: CheckCase, sealed: SealedCalls) -> list:
     """The replay table of one case: the calls the reference made to ``unit.uses``.
 
     For the captioning loss also the calls each known loss mistake makes (the
@@ -593,32 +519,16 @@ def build_grading_inputs(references_path, out_path) -> Path:
     the same references give the same bytes. The file is read-only in every
     sandbox; ``rnn_grading_kernel`` finds it through ``RNN_GRADING_INPUTS``.
     """
-    header, units = checks.read_check_file(references_path)
+    header, units = read_check_file(references_path)
     if header.get("kind") != "references":
         raise ValueError(f"{references_path} holds only the public cases; build the grading "
                          "inputs from the references file (build_references).")
-    store, sealed = _ArrayStore(), _Sealed()
-    index = {"format": GRADING_INPUTS_FORMAT, "version": GRADING_INPUTS_VERSION,
-             "seal": replay_seal.SEAL_VERSION,
-             "secret_fingerprint": header.get("secret_fingerprint"), "units": {}}
+    writer = GradingInputsWriter(header.get("secret_fingerprint"))
     for name, unit in UNITS.items():
         if name not in units or units[name].points != dict(unit.outputs):
             raise ValueError(f"{references_path} is out of date (unit {name} differs from "
                              "autograder/hidden_cases.py): rebuild it with build_references.")
-        cases = []
+        writer.add_unit(name, unit.uses)
         for case in units[name].cases:
-            cache = None
-            if "cache" in case.inputs:
-                kind, arrays = caches.to_arrays(case.inputs["cache"])
-                cache = {"type": kind, "arrays": {k: store.add(v) for k, v in arrays.items()}}
-            cases.append({
-                "label": case.label, "hidden": case.hidden, "dims": case.dims,
-                "settings": case.settings,
-                "inputs": {k: store.add(v) for k, v in case.inputs.items() if k != "cache"},
-                "cache": cache,
-                "calls": _replay_calls(name, unit, case, sealed)})
-        index["units"][name] = {"uses": list(unit.uses), "cases": cases}
-    arrays = {**store.arrays, **sealed.arrays()}
-    arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(),
-                                        dtype=np.uint8)
-    return checks.write_npz(out_path, arrays)
+            writer.add_case(name, case, _replay_calls(name, unit, case, writer.sealed))
+    return writer.write(out_path)
