@@ -235,7 +235,7 @@ def test_the_assignment_is_named_and_set_up_is_spelled_one_way():
     texts = {name: _flat("\n".join(cells.values())) for name, cells in
              (("RNN", RNN), ("LSTM", LSTM))}
     texts["README"] = (repo / "autograder" / "student_bundle" / "README.md").read_text()
-    texts.update({p.name: p.read_text() for p in (repo / "assignment").glob("*.py")})
+    texts.update({str(p): p.read_text() for p in (repo / "assignment").rglob("*.py")})
     for name, text in texts.items():
         assert "standard assignment" not in text, name
         assert "classic Stanford" not in text, name

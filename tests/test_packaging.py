@@ -44,7 +44,7 @@ def test_cli_lists_its_subcommands():
 
 
 def test_students_package_never_imports_the_instructor_package():
-    offenders = [p.name for p in (REPO / "assignment").glob("*.py")
+    offenders = [p.name for p in (REPO / "assignment").rglob("*.py")
                  if re.search(r"^\s*(from|import)\s+autograder", p.read_text(), re.M)]
     assert offenders == []
 

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from assignment import caches
-from assignment.checks import read_check_file
+from assignment.formats.check_file import read_check_file
 from autograder.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.hidden_cases import UNITS
 from autograder.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
@@ -303,7 +303,7 @@ def test_no_hidden_input_or_reference_value_reaches_students(released, bundle):
 
 
 def test_bundle_holds_exactly_the_student_files(released, bundle):
-    package = {f"assignment/{p.name}" for p in (REPO / "assignment").glob("*.py")}
+    package = {p.relative_to(REPO).as_posix() for p in (REPO / "assignment").rglob("*.py")}
     expected = {f"{ASSIGNMENT}/{p}" for p in package | set(NOTEBOOKS) | {
         "assignment/public_checks.npz", "README.md", "pyproject.toml", "environment.yml",
         "datasets/get_coco_captioning.py"}}
@@ -393,7 +393,7 @@ def test_student_bundle_builds_a_wheel_with_only_the_assignment_package(bundle, 
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
         packaged = {n for n in zf.namelist() if ".dist-info/" not in n}
-    expected = {f"assignment/{p.name}" for p in (REPO / "assignment").glob("*.py")}
+    expected = {p.relative_to(REPO).as_posix() for p in (REPO / "assignment").rglob("*.py")}
     assert packaged == expected | {"assignment/public_checks.npz"}
 
 

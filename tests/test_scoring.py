@@ -32,6 +32,9 @@ import pytest
 
 from assignment import caches
 from assignment.checks import PROTOCOLS
+from assignment.formats.check_file import REFERENCES_ENV
+from assignment.formats.grading_inputs import INPUTS_ENV
+from assignment.formats.record import RECORD_MIME
 from assignment.layers import (
     temporal_affine_backward,
     temporal_affine_forward,
@@ -40,7 +43,7 @@ from assignment.layers import (
 from autograder import reference as ref
 from autograder.hidden_cases import UNITS, build_grading_inputs, build_references, load_cases
 from autograder.mistakes import MISTAKES, REFERENCE_FUNCTIONS
-from autograder.scoring import RECORD_MIME, UnitScore, score_unit
+from autograder.scoring import UnitScore, score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
@@ -61,8 +64,8 @@ def grading_inputs(references):
 @pytest.fixture(autouse=True)
 def sandbox(grading_inputs, monkeypatch):
     """The environment of a sandboxed grading kernel."""
-    monkeypatch.setenv(kernel.INPUTS_ENV, str(grading_inputs))
-    monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
+    monkeypatch.setenv(INPUTS_ENV, str(grading_inputs))
+    monkeypatch.delenv(REFERENCES_ENV, raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
 
 
@@ -504,8 +507,8 @@ def test_the_trusted_fallback_gives_the_same_points_as_the_sandbox_path(mistake,
                                                                          monkeypatch, capsys):
     sandbox = graded(mistake.unit, mistake.impl, dict(REFERENCE_FUNCTIONS), references)
     capsys.readouterr()
-    monkeypatch.setenv(kernel.REFERENCES_ENV, str(references))
-    monkeypatch.delenv(kernel.INPUTS_ENV)  # the fallback builds the inputs itself
+    monkeypatch.setenv(REFERENCES_ENV, str(references))
+    monkeypatch.delenv(INPUTS_ENV)  # the fallback builds the inputs itself
     points = kernel.grade_unit(mistake.unit, mistake.impl, dict(REFERENCE_FUNCTIONS))
     assert type(points) is float and points == sandbox.score < UNITS[mistake.unit].points
     out = capsys.readouterr().out
