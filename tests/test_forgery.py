@@ -272,7 +272,8 @@ def test_a_record_with_two_guesses_per_answer_is_refused(runs, references):
 def test_a_patched_record_maker_adding_a_second_run_records_nothing_believable(references):
     ns = notebook(FORGER, RIGHT_AND_TRANSPOSED, """
         # the kernel's own record maker, replaced: its record offers both answers for dWh
-        K.build_record = lambda unit, runs, fingerprint: forge(unit, two_guesses, runs=(False, False))
+        K.build_record = lambda unit, runs, fingerprint: forge(unit, two_guesses,
+                                                               runs=(False, False))
     """)
     score = run_test_cell("rnn_step_backward", "rnn_step_backward", ns, references)
     assert score.score == 0.0 and "no result was recorded" in score.lines[0], \

@@ -33,12 +33,11 @@ from .comparing import Verdict, compare
 from .host import TooLarge
 from .judging import CaseResult, CaseRun, judge_case
 from .notebook_check import PUBLIC_CHECKS, check_unit, public_checks
-from .protocols import PARAM_NAMES, PROTOCOLS, Protocol
+from .protocols import PROTOCOLS
 from .running import (Execution, StudentCodeError, StudentTimeout, execute,
                       register_grading_file, timeout_error)
 
-__all__ = ["check_unit", "public_checks", "PUBLIC_CHECKS", "PROTOCOLS", "PARAM_NAMES",
-           "Protocol", "execute", "Execution", "StudentCodeError", "StudentTimeout",
-           "timeout_error", "register_grading_file", "TooLarge", "Captured",
-           "capture_student_output", "mask_numbers", "compare", "Verdict", "judge_case",
-           "CaseRun", "CaseResult"]
+__all__ = ["check_unit", "public_checks", "PUBLIC_CHECKS", "PROTOCOLS", "execute", "Execution",
+           "StudentCodeError", "StudentTimeout", "timeout_error", "register_grading_file",
+           "TooLarge", "Captured", "capture_student_output", "mask_numbers", "compare",
+           "Verdict", "judge_case", "CaseRun", "CaseResult"]

@@ -28,18 +28,17 @@ class Captured:
     stderr: str = ""
     warnings: list = field(default_factory=list)
 
-    def report(self, mask: bool) -> list:
-        """Lines telling the student what their code printed (numbers masked if ``mask``)."""
-        clean = mask_numbers if mask else (lambda s: s)
+    def report(self) -> list:
+        """Lines telling the student what their code printed (their own check: in full)."""
         lines = []
         for title, text in (("printed", self.stdout), ("wrote to stderr", self.stderr)):
             if text.strip():
                 lines.append(f"Your code {title} (shown here, it does not affect the check):")
-                lines += ["  | " + line for line in _shorten(clean(text))]
+                lines += ["  | " + line for line in _shorten(text)]
         if self.warnings:
             counts = {}
             for w in self.warnings:
-                counts[clean(w)] = counts.get(clean(w), 0) + 1
+                counts[w] = counts.get(w, 0) + 1
             lines.append("Your code raised warnings (an overflow or a division by zero can "
                          "make outputs wrong):")
             lines += [f"  | {w}" + (f"  (x{n})" if n > 1 else "")

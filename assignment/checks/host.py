@@ -79,7 +79,8 @@ def to_host(value):
         except Exception:
             return value
     if isinstance(value, np.ndarray):
-        value = np.ndarray.view(value, np.ndarray)  # a subclass's own methods no longer apply
+        # a plain ndarray: a subclass's own methods do not apply
+        value = np.ndarray.view(value, np.ndarray)
     if isinstance(value, np.ndarray) and value.size > MAX_COPY_ELEMENTS:
         return TooLarge(value.shape, value.dtype, value.size)
     if isinstance(value, (np.ndarray, np.generic, int, float)):

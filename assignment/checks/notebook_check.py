@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import formulas
 from ..check_errors import CheckFailed, stub_message
 from ..formats.check_file import CheckCase, UnitChecks, read_check_file
-from .capture import capture_student_output, mask_numbers
+from .capture import capture_student_output
 from .judging import CaseResult, CaseRun, judge_case
 from .protocols import LSTM_NAMES, PROTOCOLS
 from .running import StudentCodeError, StudentTimeout, execute, timeout_error
@@ -64,12 +64,12 @@ def _autograding() -> bool:
     return os.environ.get("NBGRADER_EXECUTION") == "autograde"
 
 
-def format_case(result: CaseResult, *, mask=False) -> list:
+def format_case(result: CaseResult) -> list:
     """The lines printed for one case: one per output, then notes."""
     if result.skipped:
         return [f"  skipped: {result.skipped}"]
     if result.failure is not None:
-        text = mask_numbers(result.failure.message) if mask else result.failure.message
+        text = result.failure.message
         if result.failure.not_implemented:
             lines = [f"  {text}: replace `# YOUR CODE HERE` and `raise NotImplementedError()` "
                      "in the function's cell with your code, run that cell, then this one."]
@@ -89,7 +89,7 @@ def format_case(result: CaseResult, *, mask=False) -> list:
         for hint, names in hints.items():
             lines.append(f"  hint ({', '.join(names)}): {hint}")
     lines += ["  note: " + n for n in result.notes]
-    lines += ["  " + line for line in result.captured.report(mask)]
+    lines += ["  " + line for line in result.captured.report()]
     return lines
 
 

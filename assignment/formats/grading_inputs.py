@@ -191,7 +191,10 @@ class ReplayTable:
 
 @dataclass
 class InputCase:
-    """One case as the kernel runs it: inputs (a backward case's with its cache), settings, calls."""
+    """One case as the kernel runs it: its inputs, settings and sealed calls.
+
+    A backward case's inputs hold its grader-built cache under "cache".
+    """
 
     inputs: dict
     settings: dict
