@@ -7,6 +7,7 @@ the same bytes (sorted entries, fixed timestamps).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -15,9 +16,25 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["INDEX", "write_npz", "encode_index", "decode_index"]
+__all__ = ["INDEX", "ArrayStore", "write_npz", "encode_index", "decode_index"]
 
 INDEX = "__index__"   # the member that holds the JSON index
+
+
+class ArrayStore:
+    """Arrays to write, each stored once (keyed by dtype, shape and bytes) under 'a<n>'."""
+
+    def __init__(self):
+        self.arrays, self._keys = {}, {}
+
+    def add(self, a: np.ndarray) -> tuple[str, bool]:
+        """The key of a C-contiguous array, and whether it is new to the store."""
+        digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+        if digest in self._keys:
+            return self._keys[digest], False
+        self._keys[digest] = f"a{len(self.arrays)}"
+        self.arrays[self._keys[digest]] = a.copy()
+        return self._keys[digest], True
 
 
 def encode_index(index: dict, *, sort_keys=False) -> np.ndarray:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import json
 import re
@@ -34,6 +33,7 @@ import zipfile
 import numpy as np
 
 from ..checks import CaseRun, Captured, Execution, StudentCodeError, TooLarge, mask_numbers
+from .npz import ArrayStore
 
 __all__ = ["RECORD_MIME", "RECORD_FORMAT", "RECORD_VERSION", "MAX_OUTPUT_ELEMENTS",
            "build_record", "record_bundle", "records_in", "read_record", "BadRecord", "clean_text",
@@ -59,7 +59,11 @@ class _Arrays:
     """The arrays of a record, each stored once, within MAX_RECORD_BYTES."""
 
     def __init__(self):
-        self.arrays, self._keys, self.size = {}, {}, 0
+        self._store, self.size = ArrayStore(), 0
+
+    @property
+    def arrays(self) -> dict:
+        return self._store.arrays
 
     def value(self, value) -> dict:
         if value is None:
@@ -77,12 +81,10 @@ class _Arrays:
         if value.size > MAX_OUTPUT_ELEMENTS or self.size + value.nbytes > MAX_RECORD_BYTES:
             return {"too_large": True, "shape": shape}
         a = np.ascontiguousarray(value).reshape(value.shape)  # (ascontiguousarray makes 0-d 1-d)
-        digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
-        if digest not in self._keys:
-            self._keys[digest] = f"a{len(self.arrays)}"
-            self.arrays[self._keys[digest]] = a.copy()
+        key, new = self._store.add(a)
+        if new:
             self.size += a.nbytes
-        return {"array": self._keys[digest]}
+        return {"array": key}
 
     def blob(self) -> str:
         buf = io.BytesIO()
