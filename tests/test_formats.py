@@ -39,7 +39,8 @@ CONSTANTS = {
 
 @pytest.mark.parametrize("module", CONSTANTS, ids=lambda m: m.__name__.rsplit(".", 1)[1])
 def test_each_format_constant_is_written_out_in_its_own_module_only(module):
-    product = [p for top in ("assignment", "autograder") for p in sorted((REPO / top).rglob("*.py"))]
+    product = [path for top in ("assignment", "autograder")
+               for path in sorted((REPO / top).rglob("*.py"))]
     for name in CONSTANTS[module]:
         value = getattr(module, name)
         quoted = re.compile(r"""["']""" + re.escape(value) + r"""["']""")
