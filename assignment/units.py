@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = ["Unit", "Case", "Normal", "WordIndices", "Captions", "Protocol", "UNITS",
-           "PARAM_NAMES", "NOTEBOOKS", "notebook_units"]
+           "PARAM_NAMES", "NOTEBOOKS", "PROTOCOLS", "notebook_units"]
 
 RNN_NB, LSTM_NB = "RNN_Captioning", "LSTM_Captioning"
 NOTEBOOKS = (RNN_NB, LSTM_NB)
@@ -291,6 +291,10 @@ def _check_table():
 
 
 _check_table()
+
+
+# How each unit is called, by name (what the checks, the kernel and the scorer look up).
+PROTOCOLS = {name: unit.protocol for name, unit in UNITS.items()}
 
 
 def notebook_units(notebook) -> dict:

@@ -32,6 +32,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from assignment.formats.check_file import REFERENCES_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_NOTEBOOKS = REPO / "notebooks"
 
@@ -39,7 +41,6 @@ COURSE_ID = "rnn-captioning"
 ASSIGNMENT = "rnn_captioning"
 NOTEBOOKS = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb")
 
-REFERENCES_ENV = "RNN_ASSIGNMENT_REFERENCES"
 SECRET_FILE = ".course_secret"
 REFERENCES_FILE = Path("hidden") / "references.npz"
 

@@ -173,13 +173,14 @@ def _code_version() -> str:
     for path in sorted([KERNEL_MODULE_DIR / "rnn_grading_kernel.py", here / "sandbox.py",
                         here / "scoring.py", here / "restore.py", here / "grading_worker.py",
                         here / "sandbox_outputs.py",
-                        here / "hidden_cases.py"]):
+                        here / "answer_key" / "grading_inputs.py"]):
         if path.exists():
             digest.update(path.read_bytes())
-    import assignment.checks as checks
-    import assignment.units as units
-    digest.update(Path(checks.__file__).read_bytes())
-    digest.update(Path(units.__file__).read_bytes())
+    import assignment
+    support = Path(assignment.__file__).resolve().parent
+    for path in sorted([*(support / "checks").glob("*.py"), *(support / "formats").glob("*.py")]):
+        digest.update(path.read_bytes())
+    digest.update((support / "units.py").read_bytes())
     return digest.hexdigest()
 
 
@@ -584,7 +585,7 @@ def _check_ready(course, assignment):
     if not course.release_dir(assignment).is_dir() or not course.references_path.is_file():
         raise GradingError(f"{course.root} has no released assignment {assignment!r}: run "
                            f"`rnn-assignment release --course {course.root}` first")
-    from assignment.checks import FILE_VERSION, read_check_header
+    from assignment.formats.check_file import FILE_VERSION, read_check_header
     try:
         version = read_check_header(course.references_path).get("version")
     except (OSError, ValueError) as err:

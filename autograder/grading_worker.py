@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from assignment.formats.grading_inputs import INPUTS_ENV
+
 __all__ = ["execute_job", "KERNEL_MODULE_DIR", "STUDENT_FILE_TYPES", "MAX_STUDENT_FILE_BYTES",
            "JOB_FORMAT", "code_version", "grading_inputs", "WorkerVersionError"]
 
@@ -151,7 +153,7 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
         nb = nbformat.from_dict(job["nb"])
         env = {"NBGRADER_EXECUTION": "autograde",
                "PYTHONPATH": str(inputs_dir),
-               "RNN_GRADING_INPUTS": str(inputs_dir / job["inputs_name"])}
+               INPUTS_ENV: str(inputs_dir / job["inputs_name"])}
         readonly = [inputs_dir]
         data = _data_dir()
         if data is not None:

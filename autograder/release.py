@@ -140,7 +140,7 @@ def _set_up_course(course, assignment, notebooks_dir):
 
 def check_references_match_secret(course, secret):
     """Existing hidden references must come from this secret (or be deleted on purpose)."""
-    from assignment.checks import read_check_header
+    from assignment.formats.check_file import read_check_header
 
     from .answer_key.seeds import secret_fingerprint
 
@@ -261,7 +261,8 @@ def check_points_against_units(points) -> None:
 
 def check_public_checks() -> None:
     """assignment/public_checks.npz (what students check against) agrees with UNITS."""
-    from assignment.checks import PUBLIC_CHECKS, read_check_file
+    from assignment.checks import PUBLIC_CHECKS
+    from assignment.formats.check_file import read_check_file
 
     from assignment.units import UNITS
 

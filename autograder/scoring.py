@@ -33,30 +33,19 @@ Rules:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
-import json
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from assignment import checks
-from assignment.checks import PROTOCOLS, Captured, CaseRun, Execution, StudentCodeError
+from assignment.checks import PROTOCOLS
+from assignment.formats.check_file import read_check_file
+from assignment.formats.record import BadRecord, clean_text, read_record, records_in
 from assignment.units import UNITS
 
-
-__all__ = ["RECORD_MIME", "OutputScore", "UnitScore", "score_unit", "ScoringSetupError"]
-
-RECORD_MIME = "application/vnd.rnn-assignment.record+json"
-RECORD_FORMAT = "rnn-assignment-record"
-RECORD_VERSION = 2  # as rnn_grading_kernel.RECORD_VERSION
-MAX_RECORD_CHARS = 48 * 2 ** 20      # base64 text of one record
-MAX_ARRAY_BYTES = 16 * 2 ** 20       # one array in a record
-MAX_OUTPUT_ELEMENTS = 20_000         # as in the kernel: a right output has a few hundred
+__all__ = ["OutputScore", "UnitScore", "score_unit", "ScoringSetupError"]
 
 
 class ScoringSetupError(RuntimeError):
@@ -100,7 +89,7 @@ def _references(path) -> tuple[dict, dict]:
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _loaded:
         try:
-            header, units = checks.read_check_file(path)
+            header, units = read_check_file(path)
         except Exception as err:
             raise ScoringSetupError(f"{path} cannot be read: {err}") from None
         if header.get("kind") != "references":
@@ -113,166 +102,6 @@ def _references(path) -> tuple[dict, dict]:
         _loaded.clear()
         _loaded[key] = (header, units)
     return _loaded[key]
-
-
-# ------------------------------------------------------------- reading a record
-
-
-class _BadRecord(Exception):
-    """The record cannot be used (malformed, forged, another course)."""
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _text(value, limit=300) -> str:
-    """Untrusted text for the feedback: a string, no control characters, numbers masked."""
-    if not isinstance(value, str):
-        raise _BadRecord("text expected")
-    return checks.mask_numbers(_CONTROL.sub("", value))[:limit]
-
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise _BadRecord("true or false expected")
-    return value
-
-
-def _arrays(blob) -> dict:
-    """The arrays of a record: an uncompressed zip of .npy files, read without pickles."""
-    if not isinstance(blob, str) or len(blob) > MAX_RECORD_CHARS:
-        raise _BadRecord("arrays missing or too large")
-    try:
-        raw = base64.b64decode(blob.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise _BadRecord("arrays are not base64") from None
-    arrays = {}
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            for info in zf.infolist():
-                if info.file_size > MAX_ARRAY_BYTES or not info.filename.endswith(".npy"):
-                    raise _BadRecord("an array is too large")
-                with zf.open(info) as f:
-                    a = np.lib.format.read_array(f, allow_pickle=False)
-                if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf" \
-                        or a.dtype.byteorder not in "=|" + ("<" if np.little_endian else ">"):
-                    raise _BadRecord("an array is not plain numbers")
-                arrays[info.filename[:-4]] = a
-    except _BadRecord:
-        raise
-    except Exception:  # a broken zip, a pickle, a bad header: all the same to us
-        raise _BadRecord("arrays cannot be read") from None
-    return arrays
-
-
-class _Placeholder:
-    """Stands for an output that was not an array: ``compare`` names its type."""
-
-    def __init__(self, type_name):
-        self.type_name = type_name
-
-
-def _value(entry, arrays):
-    """One recorded value: an array, None (not returned) or a placeholder with its message."""
-    if not isinstance(entry, dict):
-        raise _BadRecord("value expected")
-    if "array" in entry:
-        a = arrays.get(entry["array"]) if isinstance(entry["array"], str) else None
-        if a is None:
-            raise _BadRecord("unknown array")
-        if a.size > MAX_OUTPUT_ELEMENTS:
-            return _Placeholder(("too_large", tuple(a.shape)))
-        return a
-    if entry.get("missing") is True:
-        return None
-    if "too_large" in entry or "dtype" in entry:
-        shape = entry.get("shape")
-        if not isinstance(shape, list) or len(shape) > 32 or \
-                not all(isinstance(n, int) and 0 <= n < 2 ** 62 for n in shape):
-            raise _BadRecord("bad shape")
-        if "too_large" in entry:
-            return _Placeholder(("too_large", tuple(shape)))
-        return _Placeholder(("dtype", _text(entry["dtype"], 40)))
-    if "type" in entry:
-        return _Placeholder(("type", re.sub(r"[^\w.]", "", _text(entry["type"], 40))))
-    raise _BadRecord("unknown value")
-
-
-def _values(entries, names, arrays) -> dict:
-    if not isinstance(entries, dict):
-        raise _BadRecord("values expected")
-    return {k: _value(entries[k], arrays) for k in names if k in entries}
-
-
-def _names(value, allowed) -> list:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _BadRecord("names expected")
-    return [v for v in value if v in allowed]
-
-
-def _case_run(unit, entry, arrays) -> CaseRun:
-    """A CaseRun from one untrusted case entry."""
-    p = PROTOCOLS[unit]
-    if not isinstance(entry, dict):
-        raise _BadRecord("case expected")
-    captured = Captured(stdout="yes" if _flag(entry.get("printed", False)) else "",
-                        stderr="yes" if _flag(entry.get("stderr", False)) else "")
-    warnings = entry.get("warnings", [])
-    if not isinstance(warnings, list):
-        raise _BadRecord("warnings expected")
-    captured.warnings = [_text(w, 200) for w in warnings[:5]]
-    if _flag(entry.get("opened_instructor_file", False)):
-        return CaseRun(failure=StudentCodeError("your code opened an instructor file while it "
-                                                "was graded: no credit"), captured=captured)
-    failure = entry.get("failure")
-    if failure is not None:
-        if not isinstance(failure, dict):
-            raise _BadRecord("failure expected")
-        return CaseRun(failure=StudentCodeError(
-            _text(failure.get("message")), not_implemented=_flag(failure.get("not_implemented")),
-            timed_out=_flag(failure.get("timed_out"))), captured=captured)
-    outputs = _values(entry.get("outputs"), p.outputs, arrays)
-    placeholders = {k: v for k, v in outputs.items() if isinstance(v, _Placeholder)}
-    outputs = {k: (None if k in placeholders else v) for k, v in outputs.items()}
-    # in-place changes only add notes (and a hint to a wrong output)
-    execution = Execution(outputs, _names(entry.get("changed", []), p.inputs),
-                          _names(entry.get("changed_upstream", []), p.upstream))
-    run = CaseRun(execution, captured=captured)
-    run.placeholders = placeholders
-    return run
-
-
-def _parse(unit, record, unit_checks, fingerprint) -> list:
-    """[run: [CaseRun per case]] from one record, or _BadRecord."""
-    if isinstance(record, str):
-        if len(record) > MAX_RECORD_CHARS:
-            raise _BadRecord("too large")
-        try:
-            record = json.loads(record)
-        except ValueError:
-            raise _BadRecord("not JSON") from None
-    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT \
-            or record.get("version") != RECORD_VERSION:
-        raise _BadRecord("not a record")
-    if record.get("unit") != unit:
-        raise _BadRecord("another unit")
-    if record.get("secret_fingerprint") != fingerprint:
-        raise _BadRecord("recorded on the inputs of another course")
-    runs = record.get("runs")
-    # the kernel's runs: [stubs] or [stubs, own functions] for a unit with helpers, [own]
-    # otherwise; anything else could offer a second guess at the answers
-    stubs = [r.get("stubs") if isinstance(r, dict) else None for r in runs] \
-        if isinstance(runs, list) else None
-    if stubs not in (([True], [True, False]) if UNITS[unit].uses else ([False],)):
-        raise _BadRecord("runs expected")
-    arrays = _arrays(record.get("arrays"))
-    parsed = []
-    for run in runs:
-        cases = run.get("cases") if isinstance(run, dict) else None
-        if not isinstance(cases, list) or len(cases) != len(unit_checks.cases):
-            raise _BadRecord("one entry per case expected")
-        parsed.append([_case_run(unit, e, arrays) for e in cases])
-    return parsed
 
 
 # --------------------------------------------------------------------- judging
@@ -384,21 +213,9 @@ def _reason_from_outputs(cell_outputs) -> str:
             name = output.get("ename")
             value = output.get("evalue")
             name = re.sub(r"[^\w.]", "", name)[:60] if isinstance(name, str) else "an error"
-            value = _CONTROL.sub("", checks.mask_numbers(value))[:200] \
-                if isinstance(value, str) else ""
+            value = clean_text(value, 200) if isinstance(value, str) else ""
             return f"the test cell raised {name}" + (f": {value}" if value else "")
     return "no result was recorded (was the cell run to the end?)"
-
-
-def _records(cell_outputs):
-    if not isinstance(cell_outputs, (list, tuple)):
-        return
-    for output in cell_outputs:
-        if isinstance(output, dict) and output.get("output_type") in ("display_data",
-                                                                      "execute_result"):
-            data = output.get("data")
-            if isinstance(data, dict) and RECORD_MIME in data:
-                yield data[RECORD_MIME]
 
 
 def score_unit(unit: str, cell_outputs: list, references_path, *,
@@ -421,11 +238,12 @@ def score_unit(unit: str, cell_outputs: list, references_path, *,
     header, units = _references(references_path)
     unit_checks = units[unit]
     runs = None
-    for record in _records(cell_outputs):
+    for record in records_in(cell_outputs):
         try:
-            runs = _parse(unit, record, unit_checks, header.get("secret_fingerprint"))
+            runs = read_record(record, unit, PROTOCOLS[unit], len(unit_checks.cases),
+                               header.get("secret_fingerprint"), with_stubs=bool(UNITS[unit].uses))
             break
-        except _BadRecord:
+        except BadRecord:
             continue
         except Exception:  # anything else odd in a forged record: the same
             continue

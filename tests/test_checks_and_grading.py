@@ -33,6 +33,8 @@ import pytest
 from assignment import caches, checks
 from assignment.caches import RNNStepCache
 from assignment.checks import PROTOCOLS, check_unit
+from assignment.formats.check_file import REFERENCES_ENV, read_check_file
+from assignment.formats.grading_inputs import INPUTS_ENV
 from assignment.layers import (
     temporal_affine_backward,
     temporal_affine_forward,
@@ -41,10 +43,10 @@ from assignment.layers import (
 from assignment.units import UNITS
 from autograder.answer_key.check_files import build_public_checks, build_references, load_cases
 from autograder.answer_key.inputs import make_inputs
+from autograder.answer_key.grading_inputs import build_grading_inputs
 from autograder.answer_key.mistakes import MISTAKES
 from autograder.answer_key.seeds import hidden_seed
 from autograder.answer_key.solution import reference
-from autograder.hidden_cases import build_grading_inputs
 from autograder.scoring import score_unit
 
 # the kernel module is imported as a top-level module, as in a grading kernel
@@ -73,8 +75,8 @@ _REFERENCES = {}
 @pytest.fixture
 def grading(references, grading_inputs, monkeypatch):
     """The sandbox's grading environment: inputs file set, no references, not autograding."""
-    monkeypatch.setenv(kernel.INPUTS_ENV, str(grading_inputs))
-    monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
+    monkeypatch.setenv(INPUTS_ENV, str(grading_inputs))
+    monkeypatch.delenv(REFERENCES_ENV, raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     _REFERENCES["path"] = references
     return references
@@ -497,7 +499,7 @@ def test_namespace_is_restored_after_an_error(grading):
 def test_reading_the_references_while_graded_earns_nothing_in_the_trusted_fallback(
         grading, monkeypatch):
     # no sandbox on an instructor's own machine: the kernel notices the open
-    monkeypatch.setenv(kernel.REFERENCES_ENV, str(grading))
+    monkeypatch.setenv(REFERENCES_ENV, str(grading))
     ns = notebook("""
         import os
         def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -509,11 +511,11 @@ def test_reading_the_references_while_graded_earns_nothing_in_the_trusted_fallba
 
 
 def test_grading_without_inputs_is_a_clear_set_up_error(monkeypatch):
-    monkeypatch.delenv(kernel.INPUTS_ENV, raising=False)
-    monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
-    with pytest.raises(kernel.GradingSetupError, match=kernel.INPUTS_ENV):
+    monkeypatch.delenv(INPUTS_ENV, raising=False)
+    monkeypatch.delenv(REFERENCES_ENV, raising=False)
+    with pytest.raises(kernel.GradingSetupError, match=INPUTS_ENV):
         kernel.grade_unit("rnn_forward", ref.rnn_forward, {})
-    monkeypatch.setenv(kernel.INPUTS_ENV, str(checks.PUBLIC_CHECKS))
+    monkeypatch.setenv(INPUTS_ENV, str(checks.PUBLIC_CHECKS))
     with pytest.raises(kernel.GradingSetupError, match="not a grading-inputs file"):
         kernel.grade_unit("rnn_forward", ref.rnn_forward, {})
 
@@ -541,8 +543,8 @@ def test_two_courses_share_the_public_cases_but_not_the_hidden_ones(references, 
 
 
 def test_the_committed_public_checks_are_a_fresh_build(tmp_path):
-    committed_header, committed = checks.read_check_file(checks.PUBLIC_CHECKS)
-    fresh_header, fresh = checks.read_check_file(build_public_checks(tmp_path / "public.npz"))
+    committed_header, committed = read_check_file(checks.PUBLIC_CHECKS)
+    fresh_header, fresh = read_check_file(build_public_checks(tmp_path / "public.npz"))
     assert committed_header == fresh_header and committed.keys() == fresh.keys()
     for name, unit in fresh.items():
         old = committed[name]

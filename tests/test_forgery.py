@@ -35,11 +35,15 @@ import numpy as np
 import pytest
 
 from assignment import caches, checks
+from assignment.formats import record
+from assignment.formats.check_file import FILE_FORMAT, REFERENCES_ENV, read_check_file
+from assignment.formats.grading_inputs import INPUTS_ENV, INPUTS_VERSION
+from assignment.formats.npz import write_npz
 from assignment.units import UNITS
 from autograder.answer_key.check_files import build_references
+from autograder.answer_key.grading_inputs import build_grading_inputs
 from autograder.answer_key.mistakes import MISTAKES
 from autograder.answer_key.solution import reference
-from autograder.hidden_cases import build_grading_inputs
 from autograder.scoring import score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
@@ -63,8 +67,8 @@ def grading_inputs(references):
 @pytest.fixture(autouse=True)
 def sandbox(grading_inputs, monkeypatch):
     """A sandboxed grading kernel's environment; modules that student code patches are put back."""
-    monkeypatch.setenv(kernel.INPUTS_ENV, str(grading_inputs))
-    monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
+    monkeypatch.setenv(INPUTS_ENV, str(grading_inputs))
+    monkeypatch.delenv(REFERENCES_ENV, raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     saved = {module: dict(vars(module)) for module in (kernel, checks, caches)}
     yield
@@ -109,12 +113,13 @@ def full(unit) -> dict:
 # ------------------------------------------------------------------ the attacker's tools
 
 # What a student can write: read the grading-inputs file (it must be readable in the
-# sandbox), make a record in the kernel's own format with the kernel's own helpers, and
+# sandbox), make a record in the kernel's own format with the format's own helpers, and
 # publish it where the scorer looks.
 FORGER = """
 import json, os
 import numpy as np
 import rnn_grading_kernel as K
+from assignment.formats import record as R
 
 rng = np.random.default_rng(7)
 
@@ -145,7 +150,7 @@ def old_evidence(unit, inputs, outputs, arrays):
 
 def forge(unit, make_outputs, runs=(False,), evidence=False, version=None):
     index, store = grading_inputs()
-    arrays = K._Arrays()
+    arrays = R._Arrays()
     arrays.size = -10 ** 12  # no size limit for me
     encoded = []
     for r, stubs in enumerate(runs):
@@ -160,7 +165,7 @@ def forge(unit, make_outputs, runs=(False,), evidence=False, version=None):
                 entry.update(old_evidence(unit, inputs, outputs, arrays))
             cases.append(entry)
         encoded.append({"stubs": stubs, "cases": cases})
-    return {"format": K.RECORD_FORMAT, "version": version or K.RECORD_VERSION, "unit": unit,
+    return {"format": R.RECORD_FORMAT, "version": version or R.RECORD_VERSION, "unit": unit,
             "secret_fingerprint": index["secret_fingerprint"], "runs": encoded,
             "arrays": arrays.blob()}
 
@@ -272,7 +277,8 @@ def test_a_record_with_two_guesses_per_answer_is_refused(runs, references):
 def test_a_patched_record_maker_adding_a_second_run_records_nothing_believable(references):
     ns = notebook(FORGER, RIGHT_AND_TRANSPOSED, """
         # the kernel's own record maker, replaced: its record offers both answers for dWh
-        K._record = lambda unit, runs, fingerprint: forge(unit, two_guesses, runs=(False, False))
+        K.build_record = lambda unit, runs, fingerprint: forge(unit, two_guesses,
+                                                               runs=(False, False))
     """)
     score = run_test_cell("rnn_step_backward", "rnn_step_backward", ns, references)
     assert score.score == 0.0 and "no result was recorded" in score.lines[0], \
@@ -421,10 +427,10 @@ def test_a_known_loss_mistake_in_a_students_model_costs_only_the_loss(references
 def _older_references(path, secret):
     """A references file as a release before grader-built caches wrote it (version 1)."""
     from autograder.answer_key.seeds import secret_fingerprint
-    index = {"format": checks.FILE_FORMAT, "version": 1, "kind": "references",
+    index = {"format": FILE_FORMAT, "version": 1, "kind": "references",
              "secret_fingerprint": secret_fingerprint(secret), "units": {}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    return checks.write_npz(path, {"__index__": np.frombuffer(
+    return write_npz(path, {"__index__": np.frombuffer(
         json.dumps(index).encode(), dtype=np.uint8)})
 
 
@@ -440,7 +446,7 @@ def test_a_course_released_by_an_older_version_is_refused_with_what_to_do(tmp_pa
                                            r"release --course .*` again \(same secret"):
         grade(course.root)
     with pytest.raises(ValueError, match="version 1; expected .* version 2. Rebuild it"):
-        checks.read_check_file(course.references_path)
+        read_check_file(course.references_path)
     # releasing again is what the message says: the old file's secret is still recognised
     check_references_match_secret(course, SECRET)
     with pytest.raises(ReleaseError, match="built from a course secret"):
@@ -449,16 +455,16 @@ def test_a_course_released_by_an_older_version_is_refused_with_what_to_do(tmp_pa
 
 def test_grading_inputs_and_records_of_an_older_version_are_refused(tmp_path, monkeypatch):
     old = tmp_path / "grading_inputs.npz"
-    monkeypatch.setenv(kernel.INPUTS_ENV, str(old))
+    monkeypatch.setenv(INPUTS_ENV, str(old))
     # 1: plain replay, own-forward evidence; 2: grader-built caches with plain replay
     # results, or sealed replay entries without caches
     for version in (1, 2):
-        checks.write_npz(old, {"__index__": np.frombuffer(json.dumps(
+        write_npz(old, {"__index__": np.frombuffer(json.dumps(
             {"format": "rnn-assignment-grading-inputs", "version": version, "units": {}}).encode(),
             dtype=np.uint8)})
         with pytest.raises(kernel.GradingSetupError,
                            match=f"grading inputs version {version}, .* this kernel reads "
-                                 f"version {kernel.INPUTS_VERSION}"):
+                                 f"version {INPUTS_VERSION}"):
             kernel.grade_unit("rnn_forward", lambda *a: None, {})
 
 
@@ -489,7 +495,7 @@ def test_grading_inputs_and_records_of_an_older_version_are_refused(tmp_path, mo
     # the record writer's array encoder made to write pickles (objects that claim anything)
     """
     import pickle
-    K._Arrays.blob = lambda self: __import__("base64").b64encode(pickle.dumps(
+    R._Arrays.blob = lambda self: __import__("base64").b64encode(pickle.dumps(
         {"anything": "equal"})).decode()
     """,
     # the record's JSON encoder patched to add a second run and a "score"
@@ -498,7 +504,7 @@ def test_grading_inputs_and_records_of_an_older_version_are_refused(tmp_path, mo
     _dumps = _json.dumps
 
     def dumps(obj, *args, **kwargs):
-        if isinstance(obj, dict) and obj.get("format") == K.RECORD_FORMAT:
+        if isinstance(obj, dict) and obj.get("format") == R.RECORD_FORMAT:
             obj = dict(obj, runs=obj["runs"] * 2, score=999, points=999)
         return _dumps(obj, *args, **kwargs)
     _json.dumps = dumps
@@ -506,7 +512,7 @@ def test_grading_inputs_and_records_of_an_older_version_are_refused(tmp_path, mo
 def test_other_ways_to_replace_or_bend_the_record_writer_earn_nothing(attack, references):
     import builtins
     saved_import, saved_dumps = builtins.__import__, json.dumps
-    saved_module, saved_blob = sys.modules["rnn_grading_kernel"], kernel._Arrays.blob
+    saved_module, saved_blob = sys.modules["rnn_grading_kernel"], record._Arrays.blob
     try:
         ns = notebook(FORGER, EMPTY_RNN, attack)
         for unit in ("rnn_step_backward", "rnn_backward"):
@@ -514,7 +520,7 @@ def test_other_ways_to_replace_or_bend_the_record_writer_earn_nothing(attack, re
             assert earned(score) == zero(unit), (unit, "\n".join(score.lines))
     finally:
         builtins.__import__, json.dumps = saved_import, saved_dumps
-        sys.modules["rnn_grading_kernel"], kernel._Arrays.blob = saved_module, saved_blob
+        sys.modules["rnn_grading_kernel"], record._Arrays.blob = saved_module, saved_blob
 
 
 def test_outputs_that_claim_to_equal_anything_are_judged_on_their_numbers(references):

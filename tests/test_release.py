@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from assignment import caches
-from assignment.checks import read_check_file
+from assignment.formats.check_file import read_check_file
 from assignment.units import UNITS
 from autograder.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,

@@ -1,6 +1,6 @@
 """Sealed replay tables: only a caller that does the work reads a recorded result.
 
-* the secure sketch (assignment.replay_seal): an entry opens under round-off
+* the secure sketch (assignment.formats.replay_seal): an entry opens under round-off
   (1e-12 relative), not under 1e-5; a wrong key or a damaged box is detected;
   integers, dtypes, shapes and structure must be exact; nothing of the result
   is in the sealed bytes;
@@ -25,7 +25,11 @@ import numpy as np
 import pytest
 
 from adversarial.replay_corpus import READ as READ_HELPERS
-from assignment import caches, checks, replay_seal
+from assignment import caches, checks
+from assignment.checks.host import TooLarge, to_host
+from assignment.formats import replay_seal
+from assignment.formats.check_file import REFERENCES_ENV
+from assignment.formats.grading_inputs import INPUTS_ENV
 from assignment.checks import check_unit
 from assignment.layers import (
     temporal_affine_backward,
@@ -218,8 +222,8 @@ def test_the_sealed_bytes_hold_nothing_of_the_result_and_the_offsets_not_its_arg
 def sandbox(request, monkeypatch):
     """The environment of a sandboxed grading kernel (for the tests that grade)."""
     if "references" in request.fixturenames:
-        monkeypatch.setenv(kernel.INPUTS_ENV, str(request.getfixturevalue("grading_inputs")))
-        monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
+        monkeypatch.setenv(INPUTS_ENV, str(request.getfixturevalue("grading_inputs")))
+        monkeypatch.delenv(REFERENCES_ENV, raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
 
 
@@ -252,7 +256,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
 import gc
 def rnn_forward(x, h0, Wx, Wh, b):
     for table in gc.get_objects():
-        if type(table).__name__ == "_ReplayTable" and "rnn_step_forward" in table.calls \
+        if type(table).__name__ == "ReplayTable" and "rnn_step_forward" in table.calls \
                 and len(table.calls["rnn_step_forward"]) == x.shape[1]:
             h = _stack(table.calls["rnn_step_forward"], getattr(table, "arrays", {}), x, h0)
             if h[0].any():
@@ -274,15 +278,15 @@ def rnn_forward(x, h0, Wx, Wh, b):
 import rnn_grading_kernel as k
 def rnn_forward(x, h0, Wx, Wh, b):
     grading = k._grading_inputs()
-    for case in grading["units"]["rnn_forward"]["cases"]:
-        if np.array_equal(grading["arrays"][case["inputs"]["x"]], x):
-            table = k._ReplayTable(case["calls"], grading["arrays"])
+    for case in grading.cases("rnn_forward"):
+        if np.array_equal(case.inputs["x"], x):
+            table = case.replay_table()
             # ask the table, with the arguments one has without working (h0 every time)
             asked = [table.answer("rnn_step_forward", (x[:, t], h0, Wx, Wh, b))
                      for t in range(x.shape[1])]
             if all(a is not None for a in asked):
                 return np.stack([a[0] for a in asked], axis=1), None
-            return _stack(case["calls"], grading["arrays"], x, h0)
+            return _stack(case.calls, grading.arrays, x, h0)
     return np.zeros((x.shape[0], x.shape[1], h0.shape[1])), None
 """,
     "skips the recurrence": """
@@ -523,13 +527,13 @@ def test_a_strange_output_never_stops_a_check_while_grading(kind, monkeypatch, c
 
 def test_a_giant_output_is_not_copied():
     view = np.broadcast_to(1.0, (10 ** 9, 10 ** 3))  # 8 TB if it were copied
-    got = checks._host(view)
-    assert isinstance(got, checks.TooLarge) and got.shape == view.shape
+    got = to_host(view)
+    assert isinstance(got, TooLarge) and got.shape == view.shape
     verdict = checks.compare("h", got, np.zeros((2, 3)), 1e-6)
     assert not verdict.ok and "too many to check" in verdict.problem
-    assert checks._host([[1.0, 2.0], [3.0, 4.0]]).shape == (2, 2)  # plain lists still count
+    assert to_host([[1.0, 2.0], [3.0, 4.0]]).shape == (2, 2)  # plain lists still count
     gen = _generator()
-    assert checks._host(gen) is gen
+    assert to_host(gen) is gen
 
 
 def test_an_old_grading_inputs_file_is_refused_with_a_clear_message(grading_inputs, tmp_path,
@@ -542,7 +546,7 @@ def test_an_old_grading_inputs_file_is_refused_with_a_clear_message(grading_inpu
     arrays["__index__"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
     old = tmp_path / "old_inputs.npz"
     np.savez(old, **arrays)
-    monkeypatch.setenv(kernel.INPUTS_ENV, str(old))
+    monkeypatch.setenv(INPUTS_ENV, str(old))
     with pytest.raises(kernel.GradingSetupError, match="built by another version of the grader"):
         kernel.grade_unit("rnn_forward", R["rnn_forward"], dict(R))
-    assert os.environ[kernel.INPUTS_ENV] == str(old)
+    assert os.environ[INPUTS_ENV] == str(old)

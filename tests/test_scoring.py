@@ -32,6 +32,9 @@ import pytest
 
 from assignment import caches
 from assignment.checks import PROTOCOLS
+from assignment.formats.check_file import REFERENCES_ENV
+from assignment.formats.grading_inputs import INPUTS_ENV
+from assignment.formats.record import RECORD_MIME
 from assignment.layers import (
     temporal_affine_backward,
     temporal_affine_forward,
@@ -39,10 +42,10 @@ from assignment.layers import (
 )
 from assignment.units import UNITS
 from autograder.answer_key.check_files import build_references, load_cases
+from autograder.answer_key.grading_inputs import build_grading_inputs
 from autograder.answer_key.mistakes import MISTAKES
 from autograder.answer_key.solution import reference
-from autograder.hidden_cases import build_grading_inputs
-from autograder.scoring import RECORD_MIME, UnitScore, score_unit
+from autograder.scoring import UnitScore, score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
@@ -66,8 +69,8 @@ def grading_inputs(references):
 @pytest.fixture(autouse=True)
 def sandbox(grading_inputs, monkeypatch):
     """The environment of a sandboxed grading kernel."""
-    monkeypatch.setenv(kernel.INPUTS_ENV, str(grading_inputs))
-    monkeypatch.delenv(kernel.REFERENCES_ENV, raising=False)
+    monkeypatch.setenv(INPUTS_ENV, str(grading_inputs))
+    monkeypatch.delenv(REFERENCES_ENV, raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
 
 
@@ -509,8 +512,8 @@ def test_the_trusted_fallback_gives_the_same_points_as_the_sandbox_path(mistake,
                                                                          monkeypatch, capsys):
     sandbox = graded(mistake.unit, mistake.impl, dict(REFERENCE_FUNCTIONS), references)
     capsys.readouterr()
-    monkeypatch.setenv(kernel.REFERENCES_ENV, str(references))
-    monkeypatch.delenv(kernel.INPUTS_ENV)  # the fallback builds the inputs itself
+    monkeypatch.setenv(REFERENCES_ENV, str(references))
+    monkeypatch.delenv(INPUTS_ENV)  # the fallback builds the inputs itself
     points = kernel.grade_unit(mistake.unit, mistake.impl, dict(REFERENCE_FUNCTIONS))
     assert type(points) is float and points == sandbox.score < UNITS[mistake.unit].points
     out = capsys.readouterr().out

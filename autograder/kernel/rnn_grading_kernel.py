@@ -9,7 +9,7 @@ students' ``assignment`` package, because the kernel runs in a sandbox where
 The rule it serves: the student's kernel never holds an expected value or
 reference code. ``grade_unit`` reads the case inputs and replay tables from
 the grading-inputs file named by ``RNN_GRADING_INPUTS``
-(``autograder.hidden_cases.build_grading_inputs``), runs the student's ``obj``
+(``autograder.answer_key.grading_inputs.build_grading_inputs``), runs the student's ``obj``
 on every case, and publishes what came out as one *record*: a display_data
 output of MIME type ``application/vnd.rnn-assignment.record+json``. The
 scorer outside the sandbox (``autograder.scoring.score_unit``) compares it
@@ -22,7 +22,7 @@ How a unit is run:
   round-off, with the reference's recorded result, and otherwise calls the
   student's own function), then with the student's own functions; the
   scorer takes, per output, right either way. The recorded results are
-  sealed (``assignment.replay_seal``): each is encrypted with a key derived
+  sealed (``assignment.formats.replay_seal``): each is encrypted with a key derived
   from its call's arguments (to round-off), so reading the tables without
   doing the work yields nothing; a result that holds a cache decodes to the
   ``assignment.caches`` class (so ``cache.step(t)`` works);
@@ -44,66 +44,40 @@ with the same scorer; the feedback is printed and the points are returned (a
 float: nbgrader's partial credit). Without ``RNN_GRADING_INPUTS`` the inputs
 are then built from the references into a temporary file.
 
-Record (the JSON value of the display_data): {"format": RECORD_FORMAT,
-"version": 2, "unit", "secret_fingerprint", "runs": [{"stubs": bool,
-"cases": [case entry, one per case in file order]}], "arrays": base64 of an
-uncompressed .npz}. A case entry: {"failure": null or {"message",
-"not_implemented", "timed_out"}, "outputs": {name: value}, "changed": [...],
-"changed_upstream": [...], "printed": bool, "stderr": bool, "warnings": [...],
-"opened_instructor_file": bool}; a value is {"array": key}, {"missing": true} (not returned),
-{"type": type name} (not an array), {"dtype": str, "shape": [...]} (not
-numbers) or {"too_large": true, "shape": [...]}.
+The formats it reads and writes are ``assignment.formats.grading_inputs``
+and ``assignment.formats.record``.
 """
 
 from __future__ import annotations
 
-import base64
 import builtins
 import contextlib
 import hashlib
-import io
-import json
 import os
 import signal
 import sys
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 
-import numpy as np
+from assignment import checks
+from assignment.checks import PROTOCOLS, CaseRun, Captured, StudentCodeError, StudentTimeout
+from assignment.formats.check_file import REFERENCES_ENV
+from assignment.formats.grading_inputs import (INPUTS_ENV, GradingInputsError,
+                                               read_grading_inputs)
+from assignment.formats.record import build_record, record_bundle
 
-from assignment import caches, checks, replay_seal
-from assignment.checks import PROTOCOLS, StudentCodeError, StudentTimeout
+__all__ = ["grade_unit", "GradingSetupError", "PUBLISHED"]
 
-__all__ = ["grade_unit", "GradingSetupError", "RECORD_MIME", "RECORD_FORMAT", "INPUTS_ENV",
-           "REFERENCES_ENV", "PUBLISHED"]
-
-RECORD_MIME = "application/vnd.rnn-assignment.record+json"
-RECORD_FORMAT = "rnn-assignment-record"
-RECORD_VERSION = 2  # 2: no forward values or evidence (backward units run on grader caches)
-INPUTS_FORMAT = "rnn-assignment-grading-inputs"
-INPUTS_VERSION = 3  # 3: grader-built caches and sealed replay entries (2 had one or the other)
-SEAL_VERSION = replay_seal.SEAL_VERSION
-INPUTS_ENV = "RNN_GRADING_INPUTS"
-REFERENCES_ENV = "RNN_ASSIGNMENT_REFERENCES"
 CASE_SECONDS = float(os.environ.get("RNN_ASSIGNMENT_CASE_SECONDS", 10))    # one case
 UNIT_SECONDS = float(os.environ.get("RNN_ASSIGNMENT_UNIT_SECONDS", 25))    # all runs of a unit
-MAX_OUTPUT_ELEMENTS = 20_000        # the largest right output has a few hundred
-MAX_RECORD_BYTES = 16 * 2 ** 20     # all arrays of one record, before base64
 
 
 # Outside IPython (tests, scripts) the published bundles are collected here.
 PUBLISHED = []
 
 checks.register_grading_file(__file__)
-
-# Taken when this module is imported (reassigning numpy functions later changes
-# nothing here). A stub answers only when its arguments open a sealed entry
-# (assignment.replay_seal): no comparison decides it.
-_ndarray = np.ndarray
-_generic = np.generic
 
 
 class GradingSetupError(RuntimeError):
@@ -122,7 +96,7 @@ def _inputs_path() -> Path:
         return Path(value)
     references = _trusted_references()
     if references is not None:  # trusted fallback: build them from the references
-        from autograder.hidden_cases import build_grading_inputs
+        from autograder.answer_key.grading_inputs import build_grading_inputs
         stamp = hashlib.sha256(f"{references.resolve()}:{references.stat().st_mtime_ns}"
                                .encode()).hexdigest()[:16]
         path = Path(tempfile.gettempdir()) / f"rnn-grading-inputs-{stamp}.npz"
@@ -131,86 +105,39 @@ def _inputs_path() -> Path:
         return path
     raise GradingSetupError(
         f"{INPUTS_ENV} is not set: it must name the grading-inputs file "
-        "(autograder.hidden_cases.build_grading_inputs), which the grader provides.")
+        "(autograder.answer_key.grading_inputs.build_grading_inputs), which the grader provides.")
 
 
-def _grading_inputs() -> dict:
-    """The grading-inputs file: {"units": ..., "arrays": ..., "fingerprint": ...} (cached)."""
+def _grading_inputs():
+    """The grading-inputs file (``assignment.formats.grading_inputs``), read once per version."""
     path = _inputs_path()
     try:
         key = (str(path.resolve()), path.stat().st_mtime_ns)
     except OSError:
         raise GradingSetupError(f"{INPUTS_ENV}={path}: no such file. The grader builds it "
-                                "with autograder.hidden_cases.build_grading_inputs.") from None
+                                "with autograder.answer_key.grading_inputs.build_grading_inputs.") from None
     if key not in _loaded:
         try:
-            with np.load(path, allow_pickle=False) as data:
-                index = json.loads(bytes(data["__index__"]).decode())
-                arrays = {k: data[k] for k in data.files if k != "__index__"}
-        except Exception as err:
-            raise GradingSetupError(f"{path} cannot be read: {err}") from None
-        if index.get("format") != INPUTS_FORMAT:
-            raise GradingSetupError(f"{path} is not a grading-inputs file of this assignment "
-                                    f"(format {index.get('format')!r}): rebuild it.")
-        if index.get("version") != INPUTS_VERSION or index.get("seal") != SEAL_VERSION:
-            raise GradingSetupError(
-                f"{path} was built by another version of the grader (grading inputs version "
-                f"{index.get('version')!r}, replay seal {index.get('seal')!r}; this kernel reads "
-                f"version {INPUTS_VERSION}, seal {SEAL_VERSION}). Update the grader on every "
-                "machine and grade again: `rnn-assignment grade` rebuilds the file from the "
-                "course's references.")
+            inputs = read_grading_inputs(path)
+        except GradingInputsError as err:
+            raise GradingSetupError(str(err)) from None
         _loaded.clear()
-        _loaded[key] = {"units": index["units"], "arrays": arrays,
-                        "fingerprint": index.get("secret_fingerprint")}
+        _loaded[key] = inputs
     return _loaded[key]
 
 
 # ----------------------------------------------------------------- replay stubs
 
 
-class _ReplayTable:
-    """The sealed recorded calls of one case: fn name -> replay_seal.Candidates.
-
-    Nothing here is readable without the arguments of a call: an entry is
-    opened only by a caller that passes the arguments the reference passed,
-    to round-off. Opened results are not kept.
-    """
-
-    def __init__(self, calls, arrays):
-        flat, boxes, views, items = arrays["replay_offsets"], arrays["replay_boxes"], {}, {}
-        for call in calls:
-            offsets = []
-            for start, size in call["offsets"]:  # equal offsets: one view (cells cached by it)
-                if (start, size) not in views:
-                    views[start, size] = flat[start:start + size]
-                offsets.append(views[start, size])
-            start, size = call["box"]
-            items.setdefault(call["fn"], []).append(
-                (call, offsets, boxes[start:start + size].tobytes()))
-        self.calls = {fn: replay_seal.Candidates(v) for fn, v in items.items()}
-        self._next = {}
-
-    def answer(self, name, args):
-        """A fresh copy of the recorded result of a call with these arguments, or None.
-
-        Calls usually come in the recorded order, so the search starts after
-        the last match.
-        """
-        candidates = self.calls.get(name)
-        if candidates is None:
-            return None
-        found = candidates.find(replay_seal.Arguments(args), self._next.get(name, 0))
-        if found is None:
-            return None
-        self._next[name] = found[0] + 1
-        return found[1]
-
-
 _MISSING = object()
 
 
 def _stub(name, table, own):
-    """A replay stub for ``name``: the recorded answer, else the student's own function."""
+    """A replay stub for ``name``: the recorded answer, else the student's own function.
+
+    A stub answers only when its arguments open a sealed entry
+    (``assignment.formats.replay_seal``): no comparison decides it.
+    """
     def stub(*args, **kwargs):
         if not kwargs:
             answer = table.answer(name, args)
@@ -304,125 +231,60 @@ def _instructor_folders() -> list:
 # ----------------------------------------------------------------- running cases
 
 
-class _Arrays:
-    """The arrays of a record, each stored once, within MAX_RECORD_BYTES."""
+def _run_case(unit, obj, case, deadline) -> tuple[CaseRun, bool]:
+    """Run one case under the case's time limit (and what is left of the unit's).
 
-    def __init__(self):
-        self.arrays, self._keys, self.size = {}, {}, 0
-
-    def value(self, value) -> dict:
-        if value is None:
-            return {"missing": True}
-        if isinstance(value, checks.TooLarge):  # not copied (assignment.checks._host)
-            return {"too_large": True, "shape": list(value.shape)}
-        if type(value) is not _ndarray:
-            if isinstance(value, (bool, int, float, _generic)):
-                value = np.array(value)
-            else:
-                return {"type": type(value).__name__[:40]}
-        shape = [int(n) for n in value.shape]
-        if value.dtype.kind not in "biuf":
-            return {"dtype": str(value.dtype)[:40], "shape": shape}
-        if value.size > MAX_OUTPUT_ELEMENTS or self.size + value.nbytes > MAX_RECORD_BYTES:
-            return {"too_large": True, "shape": shape}
-        a = np.ascontiguousarray(value).reshape(value.shape)  # (ascontiguousarray makes 0-d 1-d)
-        digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
-        if digest not in self._keys:
-            self._keys[digest] = f"a{len(self.arrays)}"
-            self.arrays[self._keys[digest]] = a.copy()
-            self.size += a.nbytes
-        return {"array": self._keys[digest]}
-
-    def blob(self) -> str:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-            for key, a in self.arrays.items():
-                out = io.BytesIO()
-                np.lib.format.write_array(out, a, allow_pickle=False)
-                zf.writestr(key + ".npy", out.getvalue())
-        return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _run_case(unit, obj, case, deadline):
-    """Run one case under the case's time limit (and what is left of the unit's)."""
-    entry = {"failure": None, "opened_instructor_file": False}
-    inputs = {k: v for k, v in case["inputs"].items()}
-    execution = None
+    Returns the CaseRun and whether student code opened an instructor file.
+    """
+    run = CaseRun()
     remaining = deadline - time.monotonic()
     with _watching(_instructor_folders()) as opened, \
             checks.capture_student_output() as captured:
         if remaining <= 0:
-            failure = StudentCodeError("not run: the time limit of this test was used up")
+            run.failure = StudentCodeError("not run: the time limit of this test was used up")
         else:
-            failure = None
             try:
                 with _time_limit(min(CASE_SECONDS, remaining)):
-                    execution = checks.execute(unit, obj, inputs, case["settings"])
+                    run.execution = checks.execute(unit, obj, case.inputs, case.settings)
             except StudentCodeError as err:
-                failure = err
+                run.failure = err
             except StudentTimeout:
-                failure = checks.timeout_error(unit)
-    entry["opened_instructor_file"] = bool(opened)
-    if failure is not None:
-        entry["failure"] = {"message": checks.mask_numbers(failure.message)[:500],
-                            "not_implemented": bool(failure.not_implemented),
-                            "timed_out": bool(failure.timed_out)}
-    entry["printed"] = bool(captured.stdout.strip())
-    entry["stderr"] = bool(captured.stderr.strip())
-    entry["warnings"] = sorted({checks.mask_numbers(w)[:200] for w in captured.warnings})[:5]
-    return entry, execution
+                run.failure = checks.timeout_error(unit)
+    run.captured = captured
+    return run, bool(opened)
 
 
-def _run_all(unit, obj, namespace, unit_inputs, arrays_in):
-    """Every case, with replay stubs first when the unit uses other functions, then without."""
-    cases = [{"inputs": {k: arrays_in[key] for k, key in c["inputs"].items()},
-              "settings": c["settings"], "calls": c["calls"]} for c in unit_inputs["cases"]]
-    for case, c in zip(cases, unit_inputs["cases"]):
-        if c.get("cache"):  # backward units: the grader's cache (execute copies it per call)
-            case["inputs"]["cache"] = caches.from_arrays(
-                c["cache"]["type"], {k: arrays_in[key] for k, key in c["cache"]["arrays"].items()})
+def _timed_out(run) -> bool:
+    return run.failure is not None and bool(run.failure.timed_out)
+
+
+def _run_all(unit, obj, namespace, grading) -> list:
+    """Every case, with replay stubs first when the unit uses other functions, then without.
+
+    Returns [(stubs, [(CaseRun, opened_instructor_file) per case])], as
+    ``assignment.formats.record.build_record`` takes it.
+    """
+    cases = grading.cases(unit)
+    uses = grading.uses(unit)
     deadline = time.monotonic() + UNIT_SECONDS
-    uses = sorted({c["fn"] for case in cases for c in case["calls"]} |
-                  set(unit_inputs.get("uses", ())))
     runs = []
     for stubs in ([True, False] if uses else [False]):
-        entries, timed_out = [], False
+        results, timed_out = [], False
         for case in cases:
             if timed_out:  # every output is already lost; an endless loop would only repeat
-                entry = {"failure": {"message": "not run: an earlier case ran past the time "
-                                                "limit", "not_implemented": False,
-                                     "timed_out": True},
-                         "opened_instructor_file": False, "printed": False, "stderr": False,
-                         "warnings": []}
-                entries.append((entry, None))
+                failure = StudentCodeError("not run: an earlier case ran past the time limit",
+                                           timed_out=True)
+                results.append((CaseRun(failure=failure, captured=Captured()), False))
                 continue
-            table = _ReplayTable(case["calls"], arrays_in) if stubs else None
+            table = case.replay_table() if stubs else None
             with (_stubs_in(namespace, uses, table) if stubs else contextlib.nullcontext()):
-                entry, execution = _run_case(unit, obj, case, deadline)
-            timed_out = bool(entry["failure"] and entry["failure"]["timed_out"])
-            entries.append((entry, execution))
-        runs.append((stubs, entries))
-        if any(e["failure"] and e["failure"]["timed_out"] for e, _ in entries):
+                run, opened = _run_case(unit, obj, case, deadline)
+            timed_out = _timed_out(run)
+            results.append((run, opened))
+        runs.append((stubs, results))
+        if any(_timed_out(run) for run, _ in results):
             break  # the run without stubs would time out again
     return runs
-
-
-def _record(unit, runs, fingerprint) -> dict:
-    """The record of a unit (see the module docstring)."""
-    arrays = _Arrays()
-    encoded = []
-    for stubs, entries in runs:
-        cases = []
-        for entry, execution in entries:
-            entry = dict(entry, outputs={}, changed=[], changed_upstream=[])
-            if execution is not None:
-                entry["outputs"] = {k: arrays.value(v) for k, v in execution.outputs.items()}
-                entry["changed"] = list(execution.changed)
-                entry["changed_upstream"] = list(execution.changed_upstream)
-            cases.append(entry)
-        encoded.append({"stubs": stubs, "cases": cases})
-    return {"format": RECORD_FORMAT, "version": RECORD_VERSION, "unit": unit,
-            "secret_fingerprint": fingerprint, "runs": encoded, "arrays": arrays.blob()}
 
 
 # ------------------------------------------------------------------- publishing
@@ -430,15 +292,14 @@ def _record(unit, runs, fingerprint) -> dict:
 
 def _publish(unit, record) -> dict:
     """Send the record as display_data (IPython) or keep it in PUBLISHED (elsewhere)."""
-    text = f"grading data for {unit} recorded"
-    bundle = {RECORD_MIME: record, "text/plain": text}
+    bundle = record_bundle(unit, record)
     shell = getattr(builtins, "get_ipython", None)
     shell = shell() if callable(shell) else None
     if shell is not None and getattr(shell, "display_pub", None) is not None:
         shell.display_pub.publish(data=bundle, metadata={})
     else:
         PUBLISHED.append(bundle)
-        print(text)
+        print(bundle["text/plain"])
     return {"output_type": "display_data", "data": bundle, "metadata": {}}
 
 
@@ -471,11 +332,11 @@ def grade_unit(unit, obj, namespace):
     if unit not in PROTOCOLS:
         raise GradingSetupError(f"Unknown unit {unit!r}; the units are {', '.join(PROTOCOLS)}.")
     grading = _grading_inputs()
-    if unit not in grading["units"]:
+    if unit not in grading.units:
         raise GradingSetupError(f"the grading-inputs file has no unit {unit!r}: rebuild it.")
     try:
-        runs = _run_all(unit, obj, namespace, grading["units"][unit], grading["arrays"])
-        record = _record(unit, runs, grading["fingerprint"])
+        runs = _run_all(unit, obj, namespace, grading)
+        record = build_record(unit, runs, grading.fingerprint)
     except (KeyboardInterrupt, GradingSetupError):
         raise
     except BaseException as err:  # a bug of ours or something very odd: no record, say so

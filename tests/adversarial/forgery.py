@@ -29,7 +29,7 @@ from __future__ import annotations
 from .corpus import LSTM, RNN, UNITS, _on_top, _replace_once, _replace_region, _scores
 
 # Cell-level code of a forger: read the grading inputs (readable in the sandbox, as they
-# must be), make records in the kernel's own format with the kernel's own helpers, publish
+# must be), make records in the kernel's own format with the format's own helpers, publish
 # them where the scorer looks. Outside grading the kernel module does not exist. (Its name
 # is never written out: feedback shows the student's code, and the test of the feedback
 # looks for that name as a sign of leaked hidden tests.)
@@ -43,6 +43,7 @@ try:  # the grading module (its name spelt out would show in my feedback)
 except ImportError:
     K = None
 from assignment.checks import PROTOCOLS
+from assignment.formats import record as R
 
 _rng = np.random.default_rng(7)
 
@@ -58,7 +59,7 @@ def _noise(unit, inputs, run):
 
 def forged_record(unit, answers=_noise, runs=None, evidence=True):
     index, store = _grading_inputs()
-    p, arrays, encoded = PROTOCOLS[unit], K._Arrays(), []
+    p, arrays, encoded = PROTOCOLS[unit], R._Arrays(), []
     if runs is None:
         runs = [True, False] if index["units"][unit]["uses"] else [False]
     for r, stubs in enumerate(runs):
@@ -78,7 +79,7 @@ def forged_record(unit, answers=_noise, runs=None, evidence=True):
                                      for n, g in grads.items()}
             cases.append(entry)
         encoded.append({"stubs": stubs, "cases": cases})
-    return {"format": K.RECORD_FORMAT, "version": K.RECORD_VERSION, "unit": unit,
+    return {"format": R.RECORD_FORMAT, "version": R.RECORD_VERSION, "unit": unit,
             "secret_fingerprint": index["secret_fingerprint"], "runs": encoded,
             "arrays": arrays.blob()}
 """
@@ -123,13 +124,13 @@ if K is not None and not getattr(K, "_forged", False):
 # Two guesses at every answer: the kernel's record maker offers the scorer a second run
 # (as it does for units that call other functions), with another candidate dWh.
 if K is not None and not getattr(K, "_two_guesses", False):
-    _real_record = K._record
+    _real_record = K.build_record
 
     def _my_record(unit, runs, fingerprint):
         if unit != "lstm_step_backward":
             return _real_record(unit, runs, fingerprint)
         return forged_record(unit, runs=[False, False], evidence=False)
-    K._record, K._two_guesses = _my_record, True
+    K.build_record, K._two_guesses = _my_record, True
 """))
     return ("forged records: rnn_step_forward and rnn_forward do nothing, rnn_step_backward "
             "and rnn_backward return noise, and grade_unit is replaced by one that publishes "
@@ -142,7 +143,7 @@ if K is not None and not getattr(K, "_two_guesses", False):
                                 test_lstm_step_backward=0),
                  flagged=False,
                  present=((RNN, "K.grade_unit, K._forged = _my_grade_unit, True"),
-                          (LSTM, "K._record, K._two_guesses = _my_record, True"))))
+                          (LSTM, "K.build_record, K._two_guesses = _my_record, True"))))
 
 
 def _patched_checks(s, ctx):

@@ -32,9 +32,10 @@ array's largest element and no key can be made without the others). To open
 an entry one must pass every argument to about 1e-7 of its scale, i.e. do the
 calling unit's work; integer arguments (word indices) are inputs of the case.
 
-Only the standard library and NumPy: the grading kernel imports this module
-(``rnn_grading_kernel``) and so does the instructor's writer
-(``autograder.hidden_cases``): one copy of the code for both sides.
+Only the standard library and NumPy: part of the grading-inputs format
+(``assignment.formats.grading_inputs``), whose writer seals the entries and
+whose reader in the grading kernel opens them: one copy of the code for both
+sides.
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ def namedtuple_type(name, fields):
     if key not in _namedtuples:
         kind = None
         try:
-            from . import caches  # the assignment's cache types, where the package has them
+            from .. import caches  # the assignment's cache types, where the package has them
             kind = getattr(caches, name, None)
         except Exception:  # no such module (yet), or a broken one: a namedtuple of our own
             pass
