@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from assignment import checks
-from assignment.checks import CheckCase, UnitChecks
+from assignment.formats.check_file import CheckCase, UnitChecks, read_check_file, write_check_file
 from assignment.units import NOTEBOOKS, UNITS, Case
 
 from .inputs import case_settings, make_inputs
@@ -85,17 +85,17 @@ def build_references(secret: bytes, path) -> Path:
     header = {"kind": "references", "secret_fingerprint": secret_fingerprint(secret),
               "total_points": {nb: sum(u.points for u in UNITS.values() if u.notebook == nb)
                                for nb in NOTEBOOKS}}
-    return checks.write_check_file(path, header, _build(secret, include_hidden=True))
+    return write_check_file(path, header, _build(secret, include_hidden=True))
 
 
 def build_public_checks(path=checks.PUBLIC_CHECKS) -> Path:
     """Write only the public cases (fixed seeds) to ``assignment/public_checks.npz``."""
-    return checks.write_check_file(path, {"kind": "public"}, _build(None, include_hidden=False))
+    return write_check_file(path, {"kind": "public"}, _build(None, include_hidden=False))
 
 
 def load_cases(path) -> dict:
     """Read a file written by build_references or build_public_checks: {unit: UnitChecks}."""
-    return checks.read_check_file(path)[1]
+    return read_check_file(path)[1]
 
 
 if __name__ == "__main__":
