@@ -20,8 +20,9 @@ so every character has a probability above zero. A context never seen
 model (absolute discounting interpolated with the uniform distribution).
 
 The character at position i of a held-out text is predicted from the
-characters before it in that text (fewer than n-1 at its start), as a
-recurrent network that starts reading at position 0 does.
+characters before it in that text, as a recurrent network that starts reading
+at position 0 does. Near the start, with a history of j < n-1 characters, the
+model of order j+1 is used (occurrence counts at its top order).
 """
 
 from __future__ import annotations
@@ -56,12 +57,12 @@ class KneserNeyCharModel:
             raise ValueError(f"a training text of {len(text)} characters has no {order}-grams")
         self.order, self.discount = order, float(discount)
         self.vocabulary = sorted(set(text) | set(vocabulary or ()))
-        occurrences = Counter(text[i:i + order] for i in range(len(text) - order + 1))
-        levels = {order: _Level(occurrences)}
-        for k in range(order - 1, 0, -1):
-            # continuation counts: how many distinct characters precede each k-gram
-            levels[k] = _Level(Counter(gram[1:] for gram in levels[k + 1].counts))
-        self._levels = [levels[k] for k in range(1, order + 1)]  # index k-1 holds order k
+        # index k-1 holds order k: occurrence counts, and continuation counts (how many
+        # distinct characters precede each k-gram) for the orders below the top one
+        self._occurrences = [_Level(Counter(text[i:i + k] for i in range(len(text) - k + 1)))
+                             for k in range(1, order + 1)]
+        self._continuations = [_Level(Counter(gram[1:] for gram in self._occurrences[k].counts))
+                               for k in range(1, order)]
 
     def probability(self, history: str, char: str) -> float:
         """P(char | the last order-1 characters of history)."""
@@ -69,11 +70,10 @@ class KneserNeyCharModel:
             raise ValueError(f"{char!r} is not in the model's vocabulary")
         p = 1.0 / len(self.vocabulary)
         d = self.discount
-        for k in range(1, self.order + 1):
-            if k - 1 > len(history):
-                break
+        top = min(self.order, len(history) + 1)
+        for k in range(1, top + 1):
             context = history[len(history) - (k - 1):] if k > 1 else ""
-            level = self._levels[k - 1]
+            level = self._occurrences[k - 1] if k == top else self._continuations[k - 1]
             total = level.totals.get(context, 0)
             if total == 0:
                 continue
