@@ -15,11 +15,9 @@ import pytest
 
 from assignment.caches import GRUCache, GRUStepCache, MultilayerCache, copy_cache, from_arrays, to_arrays
 from assignment.char_data import ChunkIterator
-from assignment.char_lm import PARAM_NAMES, CharLMTrainer, init_char_lm
+from assignment.char_lm import GATES, PARAM_NAMES, CharLMTrainer, init_char_lm
 from assignment.gradient_check import check_layer_gradients, check_loss_gradients
 from charlm_solutions import load
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def _stack_inputs(rng, cell_type, N=2, T=3, D=4, H=3, L=2, scale=0.4):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assignment.char_lm import GATES
 from charlm_solutions import load
 
 torch = pytest.importorskip(
@@ -21,7 +22,6 @@ torch = pytest.importorskip(
     "'oracle' extra (pip install -e '.[oracle]') to run them")
 
 ATOL = 1e-10
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def _to_torch(W, cell_type, H):
