@@ -11,6 +11,10 @@ What is here (students get all of it):
     synthetic_coco  building the offline synthetic dataset (``python -m assignment.synthetic_coco``)
     metrics         BLEU
     plots           loss curves and images with their captions
+    char_data       the language model's corpora, vocabulary, splits and truncated-BPTT chunks
+    char_lm         the language model's parameters, training loop and bits per character
+    ngram           character n-gram baselines (interpolated Kneser-Ney)
+    unit_probes     features per character, unit correlations, text coloured by a unit
     threads         the BLAS thread limit set on import (``ASSIGNMENT_BLAS_THREADS``)
 
 The functions students write themselves live in the notebooks, not here.

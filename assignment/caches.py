@@ -15,7 +15,7 @@ numerical gradient checks in the notebooks still run your own forward pass:
 that is how you test the pair together.)
 
 Shapes: N minibatch, T time steps, D input size, H hidden size, V
-vocabulary size, W word-vector size.
+vocabulary size, W word-vector size, L layers.
 
 Also here, for the check files and the grader: ``to_arrays`` and
 ``from_arrays`` (a cache as named arrays and back) and ``copy_cache`` (a
@@ -32,7 +32,7 @@ import numpy as np
 _array, _asarray = np.array, np.asarray
 
 __all__ = ["RNNStepCache", "RNNCache", "WordEmbeddingCache", "LSTMStepCache", "LSTMCache",
-           "CACHE_TYPES", "to_arrays", "from_arrays", "copy_cache"]
+           "GRUStepCache", "GRUCache", "MultilayerCache", "CACHE_TYPES", "to_arrays", "from_arrays", "copy_cache"]
 
 
 class RNNStepCache(NamedTuple):
@@ -92,23 +92,61 @@ class LSTMCache(NamedTuple):
     steps: list  # T LSTMStepCache
 
 
+class GRUStepCache(NamedTuple):
+    """What ``gru_step_backward`` needs from one step of ``gru_step_forward``."""
+
+    x: object       # (N, D) input at this step
+    prev_h: object  # (N, H) previous hidden state
+    Wx: object      # (D, 3H) gate blocks in the order r, z, n
+    Wh: object      # (H, 3H)
+    r: object       # (N, H) reset gate, sigmoid
+    z: object       # (N, H) update gate, sigmoid
+    n: object       # (N, H) candidate state, tanh
+    hn: object      # (N, H) prev_h @ Wh[:, 2H:], the part the reset gate scales
+
+
+class GRUCache(NamedTuple):
+    """What ``gru_backward`` needs from ``gru_forward``: the cache of every step, in order."""
+
+    steps: list  # T GRUStepCache
+
+
+class MultilayerCache(NamedTuple):
+    """What ``multilayer_backward`` needs: the step caches of every layer, bottom layer first."""
+
+    layers: list  # L lists of T step caches (RNNStepCache, LSTMStepCache or GRUStepCache)
+
+
 CACHE_TYPES = {cls.__name__: cls for cls in (RNNStepCache, RNNCache, WordEmbeddingCache,
-                                              LSTMStepCache, LSTMCache)}
+                                              LSTMStepCache, LSTMCache, GRUStepCache, GRUCache,
+                                              MultilayerCache)}
+_SEQUENCE_STEPS = {LSTMCache: LSTMStepCache, GRUCache: GRUStepCache}
+_LAYER_STEPS = {cls.__name__: cls for cls in (RNNStepCache, LSTMStepCache, GRUStepCache)}
 
 
 def to_arrays(cache) -> tuple[str, dict]:
     """(type name, {field path: NumPy array}) of a cache.
 
-    The paths are the field names; an LSTMCache's are 'steps.<t>.<field>'.
+    The paths are the field names; an LSTMCache's and a GRUCache's are
+    'steps.<t>.<field>', a MultilayerCache's 'layers.<l>.<t>.<step type>.<field>'.
     """
     kind = type(cache).__name__
     if CACHE_TYPES.get(kind) is not type(cache):
         raise TypeError(f"expected one of the cache types of assignment.caches "
                         f"({', '.join(CACHE_TYPES)}), got a {kind}")
-    if isinstance(cache, LSTMCache):
-        if not cache.steps or not all(type(s) is LSTMStepCache for s in cache.steps):
-            raise TypeError("an LSTMCache holds a non-empty list of LSTMStepCache")
+    if type(cache) in _SEQUENCE_STEPS:
+        step_type = _SEQUENCE_STEPS[type(cache)]
+        if not cache.steps or not all(type(s) is step_type for s in cache.steps):
+            raise TypeError(f"a {kind} holds a non-empty list of {step_type.__name__}")
         return kind, {f"steps.{t}.{name}": _asarray(value) for t, step in enumerate(cache.steps)
+                      for name, value in zip(step._fields, step)}
+    if isinstance(cache, MultilayerCache):
+        if not cache.layers or not all(layer and all(type(s) in _LAYER_STEPS.values() for s in layer)
+                                       for layer in cache.layers):
+            raise TypeError("a MultilayerCache holds a non-empty list of non-empty lists of "
+                            "RNNStepCache, LSTMStepCache or GRUStepCache")
+        return kind, {f"layers.{l}.{t}.{type(step).__name__}.{name}": _asarray(value)
+                      for l, layer in enumerate(cache.layers) for t, step in enumerate(layer)
                       for name, value in zip(step._fields, step)}
     return kind, {name: _asarray(value) for name, value in zip(cache._fields, cache)}
 
@@ -119,11 +157,13 @@ def from_arrays(kind: str, arrays: dict):
     if cls is None:
         raise ValueError(f"unknown cache type {kind!r}; the types are {', '.join(CACHE_TYPES)}")
     try:
-        if cls is LSTMCache:
+        if cls in _SEQUENCE_STEPS:
+            step_type = _SEQUENCE_STEPS[cls]
             steps = len({key.split(".")[1] for key in arrays})
-            return LSTMCache([LSTMStepCache(*(arrays[f"steps.{t}.{name}"]
-                                              for name in LSTMStepCache._fields))
-                              for t in range(steps)])
+            return cls([step_type(*(arrays[f"steps.{t}.{name}"] for name in step_type._fields))
+                        for t in range(steps)])
+        if cls is MultilayerCache:
+            return MultilayerCache(_layers_from_arrays(arrays))
         return cls(*(arrays[name] for name in cls._fields))
     except (KeyError, IndexError):
         raise ValueError(f"the arrays of this {kind} are incomplete: {sorted(arrays)}") from None
@@ -133,3 +173,20 @@ def copy_cache(cache):
     """The same cache with a fresh copy of every array (so a backward pass may scribble on it)."""
     kind, arrays = to_arrays(cache)
     return from_arrays(kind, {key: _array(value, copy=True) for key, value in arrays.items()})
+
+
+def _layers_from_arrays(arrays: dict) -> list:
+    """The lists of step caches of a MultilayerCache from its 'layers.<l>.<t>.<type>.<field>' arrays."""
+    steps = {}  # (l, t) -> step type name
+    for key in arrays:
+        _, l, t, step_kind, _ = key.split(".")
+        steps[int(l), int(t)] = step_kind
+    layers = []
+    for l in range(1 + max(l for l, _ in steps)):
+        layer = []
+        for t in range(1 + max(t for ll, t in steps if ll == l)):
+            step_type = _LAYER_STEPS[steps[l, t]]
+            layer.append(step_type(*(arrays[f"layers.{l}.{t}.{step_type.__name__}.{name}"]
+                                     for name in step_type._fields)))
+        layers.append(layer)
+    return layers
