@@ -424,9 +424,10 @@ def _older_references(path, secret):
 
 
 def test_a_course_released_by_an_older_version_is_refused_with_what_to_do(tmp_path):
-    from autograder.course import Course
-    from autograder.grading import GradingError, grade
-    from autograder.release import ReleaseError, check_references_match_secret
+    from autograder.release.course import Course
+    from autograder.grading.coordinator import grade
+    from autograder.grading.errors import GradingError
+    from autograder.release.release import ReleaseError, check_references_match_secret
 
     course = Course(tmp_path / "course")
     course.release_dir().mkdir(parents=True)

@@ -21,11 +21,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import NOTEBOOKS, Course, tools_env
-from autograder.grading import (DEFAULT_ZIP_REGEXP, GradeOptions, GradingError, grade,
-                                import_submissions)
+from autograder.grading.collect import DEFAULT_ZIP_REGEXP, collect
+from autograder.grading.coordinator import GradeOptions, grade
+from autograder.grading.errors import GradingError
+from autograder.grading.restore import grade_id, is_solution, restore_notebook
+from autograder.grading.upload import CollectError
 from autograder.hidden_cases import UNITS, notebook_units
-from autograder.restore import grade_id, is_solution, restore_notebook
+from autograder.release.course import NOTEBOOKS, Course, tools_env
 from student_copies import write_submission
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,20 +142,20 @@ def test_import_folder_replaces_a_students_earlier_files(course, tmp_path):
     (subs / "amy").mkdir(parents=True)
     (subs / "amy" / "RNN_Captioning.ipynb").write_text("{}")
     (subs / "amy" / "notes.txt").write_text("hello")
-    assert import_submissions(course, subs) == ["amy"]
+    assert collect(course, subs).students == ["amy"]
     (subs / "amy" / "notes.txt").unlink()
-    assert import_submissions(course, subs) == ["amy"]
+    assert collect(course, subs).students == ["amy"]
     folder = course.root / "submitted" / "amy" / ASSIGNMENT
     assert sorted(p.name for p in folder.iterdir()) == ["RNN_Captioning.ipynb"]
     shutil.rmtree(course.root / "submitted" / "amy")
     bad = tmp_path / "bad"
     (bad / "bad name").mkdir(parents=True)
     (bad / "bad name" / "RNN_Captioning.ipynb").write_text("{}")
-    safe = import_submissions(course, bad)        # a safe id, not a stopped run
+    safe = collect(course, bad).students          # a safe id, not a stopped run
     assert len(safe) == 1 and safe[0].startswith("bad_name-")
     shutil.rmtree(course.root / "submitted" / safe[0])
-    with pytest.raises(GradingError, match="no such folder"):
-        import_submissions(course, tmp_path / "nowhere")
+    with pytest.raises(CollectError, match="no such folder"):
+        collect(course, tmp_path / "nowhere")
 
 
 def test_import_lms_zip_with_nbgraders_naming(course, tmp_path):
@@ -163,7 +165,7 @@ def test_import_lms_zip_with_nbgraders_naming(course, tmp_path):
             for name in NOTEBOOKS:
                 zf.writestr(f"{ASSIGNMENT}_{student}_attempt_2026-11-20-10-00-00_{name}",
                             (course.release_dir() / name).read_text())
-    students = import_submissions(course, archive, zip_regexp=DEFAULT_ZIP_REGEXP)
+    students = collect(course, archive, zip_regexp=DEFAULT_ZIP_REGEXP).students
     assert students == ["bitdiddle", "hacker"]
     for student in students:
         folder = course.root / "submitted" / student / ASSIGNMENT
@@ -279,7 +281,7 @@ def test_regrading_is_idempotent_and_one_student_can_be_regraded(course, graded)
 @pytest.mark.slow
 def test_a_failed_run_keeps_the_earlier_grade(course, graded, monkeypatch):
     """A worker lost mid-run (simulated: no second machine here) changes no grade."""
-    import autograder.grading as grading
+    import autograder.grading.coordinator as coordinator
     subs, _ = graded
     before = _scores(course)["correct"]
 
@@ -287,7 +289,7 @@ def test_a_failed_run_keeps_the_earlier_grade(course, graded, monkeypatch):
         for job in jobs:
             on_result(job, OSError("worker lost"))
 
-    monkeypatch.setattr(grading, "_run_jobs", lost)
+    monkeypatch.setattr(coordinator, "run_jobs", lost)
     report = grade(course.root, subs, GradeOptions(**LIMITS, progress=False, student="correct",
                                                    rerun=True))
     assert all("worker lost" in why for why in report.kept.values()) and report.kept

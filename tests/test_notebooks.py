@@ -19,7 +19,7 @@ import pytest
 
 from assignment.notebook_import import import_solution_cells
 from autograder import reference as ref
-from autograder.course import NOTEBOOKS, REFERENCES_ENV, tools_env
+from autograder.release.course import NOTEBOOKS, REFERENCES_ENV, tools_env
 from autograder.hidden_cases import UNITS, build_references, notebook_units
 
 REPO = Path(__file__).resolve().parents[1]

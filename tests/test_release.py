@@ -30,9 +30,9 @@ import yaml
 
 from assignment import caches
 from assignment.checks import read_check_file
-from autograder.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
+from autograder.release.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.hidden_cases import UNITS
-from autograder.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
+from autograder.release.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
                                 check_points_against_units, graded_cells, release)
 
 REPO = Path(__file__).resolve().parents[1]

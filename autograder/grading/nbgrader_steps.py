@@ -1,7 +1,7 @@
 """Two nbgrader preprocessors that put sandboxed results through nbgrader's own autograde.
 
 Instructor-only. ``rnn-assignment grade`` runs the notebooks in sandboxes first
-(``autograder.grading``) and scores them outside the kernels; then it runs
+(``autograder.grading.run_notebook``) and scores them outside the kernels; then it runs
 nbgrader's real ``Autograde`` converter for each student, in its own process
 (the only writer of the gradebook), with these two steps in place of
 nbgrader's sanitising steps and of ``Execute``:
@@ -23,18 +23,30 @@ nbgrader never reads the student's original file: :class:`RestoredNotebookExport
 (``Autograde.exporter_class``) gives it the restored notebook instead, so a
 submission that is not a notebook at all (0 bytes, invalid JSON, ``[]``) is
 recorded like any other (it was graded as the release and flagged).
+
+Test-only hook: when the *coordinator's* environment has ``PAUSE_ENV`` set to
+a file, :class:`ApplyScores` writes the student's id to that file after
+nbgrader created the submission's rows and before any score is saved, then
+sleeps, so a test can SIGKILL the coordinator exactly there. Student code
+never runs in the coordinator (it runs sandboxed on workers, with an
+environment of the sandbox's own), so it cannot reach this hook.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import time
+from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-__all__ = ["PENDING", "UseRestoredNotebook", "ApplyScores", "RestoredNotebookExporter",
-           "test_cell_outputs"]
+__all__ = ["PENDING", "PAUSE_ENV", "UseRestoredNotebook", "ApplyScores",
+           "RestoredNotebookExporter", "test_cell_outputs"]
+
+PAUSE_ENV = "RNN_ASSIGNMENT_TEST_PAUSE_RECORDING"
 
 # (student, notebook) -> {"nb": restored notebook dict, "scores": {grade_id: (score, text)}}
 PENDING: dict = {}
@@ -47,6 +59,15 @@ def _pending(resources) -> dict:
         raise RuntimeError(f"no sandboxed result for {key[0]} / {key[1]}: it was not run in this "
                            "grading run (nbgrader must be run through `rnn-assignment grade`)")
     return PENDING[key]
+
+
+def pause_for_tests(student: str) -> None:
+    """The test-only pause (see the module docstring); nothing unless PAUSE_ENV is set."""
+    path = os.environ.get(PAUSE_ENV)
+    if not path:
+        return
+    Path(path).write_text(student)
+    time.sleep(600)
 
 
 class UseRestoredNotebook(NbGraderPreprocessor):
@@ -72,8 +93,7 @@ class ApplyScores(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         scores = _pending(resources)["scores"]
-        from .recording import pause_for_tests
-        pause_for_tests(resources["nbgrader"]["student"])  # test-only; see autograder.recording
+        pause_for_tests(resources["nbgrader"]["student"])  # test-only; see the module docstring
         count = 0
         for cell in nb.cells:
             if cell.cell_type != "code":
