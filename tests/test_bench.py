@@ -119,10 +119,12 @@ def test_reference_and_torch_steps_run_on_the_same_inputs(cell):
     run_torch()
 
 
-def test_median_ms_times_after_warm_up():
-    calls = []
-    ms = bench_timing.median_ms(lambda: calls.append(1), repeats=3, warmup=2)
-    assert len(calls) == 5 and ms >= 0
+def test_interleaved_median_ms_times_each_function_after_warm_up():
+    calls = {"a": [], "b": []}
+    runs = {name: (lambda name=name: calls[name].append(1), lambda: None) for name in calls}
+    ms = bench_timing.interleaved_median_ms(runs, repeats=3, warmup=2)
+    assert {name: len(c) for name, c in calls.items()} == {"a": 5, "b": 5}
+    assert set(ms) == {"a", "b"} and all(v >= 0 for v in ms.values())
 
 
 def test_submissions_are_the_source_notebooks_solved_per_student(tmp_path):

@@ -279,6 +279,49 @@ def test_regrading_is_idempotent_and_one_student_can_be_regraded(course, graded)
 
 
 @pytest.mark.slow
+def test_a_rerelease_that_changes_an_expected_output_regrades_without_rerun(
+        course, graded, monkeypatch):
+    """The instructor corrects the answer key and releases again with the same secret.
+
+    Here the reference model's loss changes (an expected output of the
+    captioning_loss unit) while the hidden inputs, and so the grading inputs
+    the sandboxes get, stay byte for byte the same: only the references file
+    tells the old results from the new ones.
+    """
+    import autograder.reference as reference
+    from autograder.hidden_cases import build_references
+    subs, _ = graded
+    refs = course.references_path
+    inputs = refs.with_name("grading_inputs.npz")
+    original_refs, original_inputs = refs.read_bytes(), inputs.read_bytes()
+    options = GradeOptions(**LIMITS, workers=1, progress=False, student="correct")
+
+    loss = reference.CaptioningRNN.loss
+
+    def loss_plus_one(self, *args, **kwargs):
+        value, grads = loss(self, *args, **kwargs)
+        return value + 1.0, grads
+
+    monkeypatch.setattr(reference.CaptioningRNN, "loss", loss_plus_one)
+    build_references(course.secret(), refs)            # what `rnn-assignment release` does
+    monkeypatch.undo()
+    assert refs.read_bytes() != original_refs
+    report = grade(course.root, subs, options)
+    assert inputs.read_bytes() == original_inputs      # the sandboxes' inputs did not change
+    assert report.ran == 2 and report.reused == 0      # ... yet nothing stale was reused
+    assert _scores(course)["correct"] == dict(
+        FULL, test_captioning_loss=FULL["test_captioning_loss"] - UNITS[
+            "captioning_loss"].outputs["loss"])
+
+    build_references(course.secret(), refs)            # the answer key as it was
+    assert refs.read_bytes() == original_refs
+    report = grade(course.root, subs, options)
+    assert report.ran == 2 and _scores(course)["correct"] == FULL
+    report = grade(course.root, subs, options)         # nothing changed: nothing runs
+    assert report.ran == 0 and report.reused == 2
+
+
+@pytest.mark.slow
 def test_a_failed_run_keeps_the_earlier_grade(course, graded, monkeypatch):
     """A worker lost mid-run (simulated: no second machine here) changes no grade."""
     import autograder.grading.coordinator as coordinator

@@ -22,11 +22,6 @@ def synchronize():
         backend.get_backend().cuda.Device().synchronize()
 
 
-def median_ms(fn, repeats, warmup=1, sync=synchronize):
-    """Median wall time of ``fn()`` in milliseconds, over ``repeats`` calls after ``warmup``."""
-    return interleaved_median_ms({"fn": (fn, sync)}, repeats, warmup)["fn"]
-
-
 def interleaved_median_ms(runs, repeats, warmup=1):
     """Median milliseconds of several functions, timed in turn: {name: ms}.
 

@@ -31,5 +31,5 @@ def generate_feedback(course, assignment=ASSIGNMENT, student=None) -> list:
         app.force = True
         quiet_nbgrader(app)
         app.start()
-        flag_withheld(course, assignment, sid)
+        flag_withheld(course, assignment, sid, app.exporter.withheld)
     return students

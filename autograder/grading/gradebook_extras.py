@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 
-from .feedback_guard import WITHHELD
 from .nbgrader_config import nbgrader_config
 from .results import load_result, result_path, write_atomic
 
@@ -50,12 +49,15 @@ def record_no_notebook(course, assignment, student, results) -> str:
     return ""
 
 
-def flag_withheld(course, assignment, student, results=None) -> None:
-    """Flag the notebooks whose feedback held instructor-only text (it was withheld)."""
+def flag_withheld(course, assignment, student, withheld: dict, results=None) -> None:
+    """Flag the notebooks whose feedback held instructor-only text (it was withheld).
+
+    ``withheld``: the feedback exporter's (``GuardedFeedbackExporter.withheld``).
+    """
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.coursedir import CourseDirectory
 
-    found = {key: WITHHELD.pop(key) for key in [k for k in WITHHELD if k[0] == student]}
+    found = {key: what for key, what in withheld.items() if key[0] == student}
     if not found:
         return
     coursedir = CourseDirectory(config=nbgrader_config(course, assignment))

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .gradebook_extras import flag_withheld, record_no_notebook
 from .nbgrader_config import nbgrader_config, quiet_nbgrader
-from .nbgrader_steps import PENDING
+from .nbgrader_steps import hand_over
 from .results import feedback_text
 
 __all__ = ["RECORDED_DIR", "recording_fingerprint", "is_recorded", "gradebook_id",
@@ -81,27 +81,25 @@ def record_student(course, assignment, student, results, feedback, fingerprint) 
     """
     marker = _marker(course, student)
     marker.unlink(missing_ok=True)
-    PENDING.clear()
+    pending = {}
     for (s, notebook), result in results.items():
         if s != student or result["status"] == "missing":
             continue
         scores = {}
         for i, test in enumerate(result["tests"]):
             scores[test["grade_id"]] = (test["score"], feedback_text(result, test, i == 0))
-        PENDING[(student, notebook)] = {"nb": result["_nb"], "scores": scores}
+        pending[(student, notebook)] = {"nb": result["_nb"], "scores": scores}
     config = nbgrader_config(course, assignment)
     config.CourseDirectory.student_id = student
-    try:
-        with warnings.catch_warnings():
-            # nbgrader 0.9 with SQLAlchemy 2 warns about its own session use; harmless
-            warnings.simplefilter("ignore")
-            if PENDING:
-                error = _autograde_one(assignment, student, results, feedback, config)
-                flag_withheld(course, assignment, student, results)
-            else:  # nothing to run: zero (flagged as needed), so grades.csv lists them too
-                error = record_no_notebook(course, assignment, student, results)
-    finally:
-        PENDING.clear()
+    hand_over(config, pending)
+    with warnings.catch_warnings():
+        # nbgrader 0.9 with SQLAlchemy 2 warns about its own session use; harmless
+        warnings.simplefilter("ignore")
+        if pending:
+            error, withheld = _autograde_one(assignment, student, results, feedback, config)
+            flag_withheld(course, assignment, student, withheld, results)
+        else:  # nothing to run: zero (flagged as needed), so grades.csv lists them too
+            error = record_no_notebook(course, assignment, student, results)
     if not error:
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_name(marker.name + ".tmp")
@@ -126,11 +124,13 @@ def add_student(config, student) -> str:
     return ""
 
 
-def _autograde_one(assignment, student, results, feedback, config) -> str:
+def _autograde_one(assignment, student, results, feedback, config) -> tuple[str, dict]:
+    """nbgrader Autograde (+ GenerateFeedback); ('' or the error, what the feedback withheld)."""
     from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
 
+    fb = None
     try:
         coursedir = CourseDirectory(config=config)
         app = Autograde(coursedir=coursedir, config=config)
@@ -149,6 +149,8 @@ def _autograde_one(assignment, student, results, feedback, config) -> str:
             fb.force = True
             quiet_nbgrader(fb)
             fb.start()
+        error = ""
     except Exception as err:
-        return f"{type(err).__name__}: {err}"
-    return ""
+        error = f"{type(err).__name__}: {err}"
+    exporter = getattr(fb, "exporter", None)  # set by GenerateFeedback.start
+    return error, getattr(exporter, "withheld", {})
