@@ -352,6 +352,11 @@ def test_grading_on_a_running_dask_scheduler(course, tmp_path):
     assert _scores(course)["remote"] == FULL
 
 
+def test_a_limit_that_is_not_positive_is_refused_with_the_option_to_fix(course, tmp_path):
+    with pytest.raises(GradingError, match="cell_seconds.*--cell-timeout"):
+        grade(course.root, tmp_path, GradeOptions(cell_timeout=0, progress=False))
+
+
 def test_grading_needs_a_released_course(tmp_path):
     with pytest.raises(GradingError, match="rnn-assignment release"):
         grade(tmp_path / "nothing", tmp_path)

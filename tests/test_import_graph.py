@@ -109,7 +109,8 @@ def cycles(graph: dict) -> list:
 def test_no_import_cycle_among_the_products_modules():
     found = cycles(import_graph())
     assert not found, "import cycles (each line one cycle; break it by moving what both " \
-                      "need into a module of its own):\n" + "\n".join(" <-> ".join(c) for c in found)
+                      "need into a module of its own):\n" + \
+        "\n".join(" <-> ".join(c) for c in found)
 
 
 def test_the_cycle_finder_finds_a_cycle_through_a_function_local_import(tmp_path):

@@ -1,4 +1,4 @@
-"""LMS zips for ``autograder.collect``: ids from the LMS prefix only, conflicts, timestamps.
+"""LMS zips for ``autograder.grading.collect``: ids from the LMS prefix only, conflicts, timestamps.
 
 Instructor-only. ``read_zip(archive, regexp, skipped, assignment)`` reads every
 member of an LMS download as bytes (never written by its path; no link

@@ -2,28 +2,33 @@
 
 Instructor-only. One call, in order (docs/grading-at-scale.md has the why):
 
-1. **collect** (``autograder.grading.collect``): a folder ``<student_id>/<notebook>.ipynb``
-   (other files allowed) or an LMS zip (nbgrader's LMS naming) goes into the
-   course's ``submitted/<student>/<assignment>/``: regular files only (no link
-   is ever followed), ids from the LMS prefix, safe ids for odd names,
-   timestamps for late penalties; what needs a look is noted per student;
-2. **restore** (``autograder.grading.restore``, ``autograder.grading.jobs``): each notebook gets back every cell the
-   student may not change, from the instructor's source;
+1. **collect** (``autograder.grading.collect``): a folder
+   ``<student_id>/<notebook>.ipynb`` (other files allowed) or an LMS zip
+   (nbgrader's LMS naming) goes into the course's
+   ``submitted/<student>/<assignment>/``: regular files only (no link is ever
+   followed), ids from the LMS prefix, safe ids for odd names, timestamps for
+   late penalties; what needs a look is noted per student;
+2. **restore** (``autograder.grading.restore``, the jobs and their keys in
+   ``autograder.grading.jobs``): each notebook gets back every cell the student
+   may not change, from the instructor's source;
 3. **run**: each restored notebook runs in a bubblewrap sandbox
    (``autograder.grading.run_notebook``) on a Dask worker
-   (``autograder.grading.dask_run``, ``autograder.grading.worker``): a local cluster of ``workers``
-   processes by default, or the cluster at ``scheduler``. Workers get only the
-   notebook, the student's files and the grading inputs (hidden inputs, no
-   expected values); in the kernel, the hidden tests only *collect* the
-   student's outputs (``autograder/kernel/rnn_grading_kernel.py``);
-4. **score** (``autograder.grading.results`` with ``autograder.scoring``), here, outside every kernel, against the
-   hidden references. A run that stopped (kernel died, cell or total time
-   limit) keeps the points of the tests that ran; the rest get zero and the
-   submission is flagged for review with the reason;
-5. **record** (``autograder.grading.recording``) with nbgrader's own ``Autograde`` converter, one student at a time
-   in this process (the only writer of the gradebook; SQLite by default, any
-   SQLAlchemy URL through ``c.CourseDirectory.db_url`` in nbgrader_config.py),
-   then ``generate_feedback`` (hidden tests removed) and the exports
+   (``autograder.grading.dask_run``, ``autograder.grading.worker``): a local
+   cluster of ``workers`` processes by default, or the cluster at
+   ``scheduler``. Workers get only the notebook, the student's files and the
+   grading inputs (hidden inputs, no expected values); in the kernel, the
+   hidden tests only *collect* the student's outputs
+   (``autograder/kernel/rnn_grading_kernel.py``);
+4. **score** (``autograder.grading.results`` with ``autograder.scoring``),
+   here, outside every kernel, against the hidden references. A run that
+   stopped (kernel died, cell or total time limit) keeps the points of the
+   tests that ran; the rest get zero and the submission is flagged for review
+   with the reason;
+5. **record** (``autograder.grading.recording``) with nbgrader's own
+   ``Autograde`` converter, one student at a time in this process (the only
+   writer of the gradebook; SQLite by default, any SQLAlchemy URL through
+   ``c.CourseDirectory.db_url`` in nbgrader_config.py), then
+   ``generate_feedback`` (hidden tests removed) and the exports
    (``autograder.grading.export``): ``grades.csv`` (nbgrader's export),
    ``grades_by_test.csv`` and ``review.csv``.
 
@@ -68,6 +73,8 @@ __all__ = ["GradeOptions", "GradeReport", "grade"]
 
 @dataclass
 class GradeOptions:
+    """How ``grade`` runs; the command line's options (``rnn-assignment grade --help``)."""
+
     workers: int | None = None          # local Dask workers (default: the number of cores)
     scheduler: str | None = None        # address of a running Dask scheduler
     student: str | None = None          # regrade only this student
@@ -91,6 +98,8 @@ class GradeOptions:
 
 @dataclass
 class GradeReport:
+    """What one ``grade`` call did: every result, what ran, what was reused or kept, timings."""
+
     course: Path
     students: list
     results: dict = field(default_factory=dict)    # (student, notebook) -> result dict
@@ -157,7 +166,8 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
     try:
         limits = options.limits()
     except ValueError as err:
-        raise GradingError(f"grading options: {err}") from None
+        raise GradingError(f"{err}: give a positive --cell-timeout, --timeout and --memory-gb "
+                           "(GradeOptions.cell_timeout, total_timeout, memory_gb)") from None
     timings = {}
 
     def lap(name, t0):

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 
 class GradingError(RuntimeError):
-    """Grading cannot start (course not released, bad submissions folder, no sandbox, workers of another version)."""
+    """Grading cannot start (no released course, bad submissions, no sandbox, other workers)."""

@@ -1,4 +1,4 @@
-"""The grade table ``rnn-assignment grade`` prints: one row per student, both notebooks, why to look."""
+"""The grade table ``rnn-assignment grade`` prints: a row per student, both notebooks, review."""
 
 from __future__ import annotations
 

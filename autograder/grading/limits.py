@@ -1,4 +1,4 @@
-"""The limits of grading a notebook: one definition of each, read by the CLI, the options and the sandbox.
+"""The limits of grading a notebook, each defined once (the CLI, options and sandbox read them).
 
 Instructor-only. ``CELL_SECONDS`` is also the ``c.Execute.timeout`` that a
 release writes into the course's nbgrader_config.py (for plain nbgrader runs).

@@ -20,16 +20,9 @@ from pathlib import Path
 
 from .restore import grade_id, is_test
 
-
 RESULTS_DIR = Path("grading") / "results"
-
-
 EXECUTED_DIR = Path("grading") / "executed"
-
-
 RESULT_FORMAT = 1
-
-
 STOPPED = {"cell_timeout": "a cell ran past the time limit",
            "total_timeout": "the notebook ran past the total time limit",
            "kernel_died": "the kernel died",

@@ -1,6 +1,6 @@
 """What a sandboxed kernel sends as outputs, made into valid nbformat outputs or left out.
 
-Instructor-only, used by the sandbox driver (``autograder.sandbox``). A kernel
+Instructor-only, used by the sandbox driver (``autograder.grading.kernel_driver``). A kernel
 is student code: it can publish a display of the wrong type
 (``{"text/plain": 5}``), a MIME type that is not one, JSON nested thousands of
 levels deep, metadata that is not a dict. nbformat would refuse such an output

@@ -1,6 +1,6 @@
 """Reading ``submitted/<student>/<assignment>/`` for grading: regular files only, never a link.
 
-Instructor-only, used by ``autograder.grading``. ``collect`` only ever writes
+Instructor-only, used by ``autograder.grading.jobs``. ``collect`` only ever writes
 regular files there, but ``grade`` without ``SUBMISSIONS`` grades whatever
 ``submitted/`` holds (filled by nbgrader's exchange, an unzipped archive, a
 copy), so the same rule as collecting applies when it is read: every folder

@@ -2,7 +2,7 @@
 
 Instructor-only, but it needs no course directory and no gradebook: a job
 carries the notebook to run (already restored from the instructor's cells, see
-``autograder.restore``) and the student's files; the grading inputs (hidden
+``autograder.grading.restore``) and the student's files; the grading inputs (hidden
 inputs and replay tables, no expected values) come once per worker, as the
 result of a small Dask task (``grading_inputs``) that Dask computes again on
 another worker if every worker holding it dies. They are unpacked into a
