@@ -21,7 +21,7 @@ import pytest
 from autograder.grading.collect import collect, normalise_student_id, notes
 from autograder.grading.feedback_guard import find_leaks, instructor_only_text, visible_text
 from autograder.grading.restore import defined_names, grade_id, is_solution, restore_notebook
-from autograder.grading.sandbox_outputs import MAX_JSON_DEPTH, data_problem, output_from_msg
+from autograder.grading.sandbox.message_outputs import MAX_JSON_DEPTH, data_problem, output_from_msg
 from autograder.grading.upload import CollectError
 from autograder.release.course import NOTEBOOKS, Course
 

@@ -1,4 +1,4 @@
-"""The grading sandbox (autograder/grading/run_notebook.py and the sandbox_* modules): real bwrap, real kernels.
+"""The grading sandbox (autograder/grading/sandbox/): real bwrap, real kernels.
 
 Each test runs a tiny notebook through ``run_notebook`` and checks one
 promise of docs/sandbox.md from inside (what the student code sees) and from
@@ -17,10 +17,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import autograder
 from autograder.grading.limits import Limits
-from autograder.grading.run_notebook import RunOutcome, run_notebook
-from autograder.grading.sandbox_check import check_sandbox
-from autograder.grading.sandbox_host import SandboxError
-from autograder.grading.sandbox_uids import UID_BASE, uid_processes
+from autograder.grading.sandbox.check import check_sandbox
+from autograder.grading.sandbox.host import SandboxError
+from autograder.grading.sandbox.run_notebook import RunOutcome, run_notebook
+from autograder.grading.sandbox.uids import UID_BASE, uid_processes
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap (bwrap) is not installed: `make install`")

@@ -12,7 +12,7 @@ Instructor-only. One call, in order (docs/grading-at-scale.md has the why):
    ``autograder.grading.jobs``): each notebook gets back every cell the student
    may not change, from the instructor's source;
 3. **run**: each restored notebook runs in a bubblewrap sandbox
-   (``autograder.grading.run_notebook``) on a Dask worker
+   (``autograder.grading.sandbox.run_notebook``) on a Dask worker
    (``autograder.grading.dask_run``, ``autograder.grading.worker``): a local
    cluster of ``workers`` processes by default, or the cluster at
    ``scheduler``. Workers get only the notebook, the student's files and the
@@ -186,8 +186,8 @@ def grade(course_dir, submissions=None, options: GradeOptions | None = None,
             raise GradingError(f"no submissions in {course.root / 'submitted'}"
                                + (f" for {options.student!r}" if options.student else ""))
     if not options.scheduler:
-        from .sandbox_check import check_sandbox
-        from .sandbox_host import SandboxError
+        from .sandbox.check import check_sandbox
+        from .sandbox.host import SandboxError
         try:
             check_sandbox()
         except SandboxError as err:

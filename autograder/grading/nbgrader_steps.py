@@ -1,7 +1,7 @@
 """Two nbgrader preprocessors that put sandboxed results through nbgrader's own autograde.
 
 Instructor-only. ``rnn-assignment grade`` runs the notebooks in sandboxes first
-(``autograder.grading.run_notebook``) and scores them outside the kernels; then it runs
+(``autograder.grading.sandbox.run_notebook``) and scores them outside the kernels; then it runs
 nbgrader's real ``Autograde`` converter for each student, in its own process
 (the only writer of the gradebook), with these two steps in place of
 nbgrader's sanitising steps and of ``Execute``:

@@ -117,14 +117,14 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
         grading_inputs: the bytes of the grading-inputs file (no expected values)
         limits: keyword arguments of autograder.grading.limits.Limits
     Returns {"status", "cell_index", "reason", "seconds", "cell_seconds", "nb", "worker"}.
-    Raises autograder.grading.sandbox_host.SandboxError when the sandbox cannot run here, and
+    Raises autograder.grading.sandbox.host.SandboxError when the sandbox cannot run here, and
     WorkerVersionError when this worker's grading code is not the coordinator's
     (the coordinator keeps the earlier grade, or flags the notebook, and reports it).
     """
     import nbformat
 
     from .limits import Limits
-    from .run_notebook import run_notebook
+    from .sandbox.run_notebook import run_notebook
 
     if job.get("format") != JOB_FORMAT:
         raise WorkerVersionError(f"job format {job.get('format')} is not {JOB_FORMAT}: install "

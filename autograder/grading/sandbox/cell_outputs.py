@@ -1,6 +1,6 @@
 """The outputs of one running cell, kept as nbclient would, up to a byte limit.
 
-Instructor-only; filled by ``autograder.grading.kernel_driver`` from the
+Instructor-only; filled by ``autograder.grading.sandbox.kernel_driver`` from the
 kernel's iopub messages. Output beyond the limit is dropped with a note that
 tells the student how to keep all of it.
 """

@@ -1,6 +1,6 @@
 """One sandboxed kernel's process on the host: private folder, uid, the bwrap command, the kill.
 
-Instructor-only; ``autograder.grading.run_notebook`` makes one
+Instructor-only; ``autograder.grading.sandbox.run_notebook`` makes one
 :class:`Sandbox` per notebook run. The kernel, and only the kernel, runs
 inside ``bwrap``:
 
@@ -35,10 +35,10 @@ import threading
 
 from jupyter_client.connect import write_connection_file
 
-from .limits import Limits
-from .sandbox_host import (SandboxError, inside, is_root, matplotlib_font_cache, outermost,
+from ..limits import Limits
+from .host import (SandboxError, inside, is_root, matplotlib_font_cache, outermost,
                            package_dir, python_paths, find_tools)
-from .sandbox_uids import UID_BASE, chown_tree, kill_uid
+from .uids import UID_BASE, chown_tree, kill_uid
 
 # Sandbox stdout/stderr kept for startup and crash reports (the tail).
 LOG_TAIL_BYTES = 16 * 1024

@@ -2,8 +2,8 @@
 
 Instructor-only; runs outside the sandbox (trusted) and never holds a message
 bigger than ``MAX_MESSAGE_BYTES``. Each iopub message of the running cell
-becomes a valid output (``autograder.grading.sandbox_outputs``) kept within the
-cell's byte limit (``autograder.grading.cell_outputs``).
+becomes a valid output (``autograder.grading.sandbox.message_outputs``) kept within the
+cell's byte limit (``autograder.grading.sandbox.cell_outputs``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 
 from .cell_outputs import CellOutputs
-from .sandbox_outputs import data_problem, output_from_msg
-from .sandbox_process import KernelGone, Sandbox
+from .message_outputs import data_problem, output_from_msg
+from .process import KernelGone, Sandbox
 
 # The driver never holds a single kernel message bigger than this (ZeroMQ drops
 # the connection instead); outputs are kept up to Limits.output_bytes anyway.

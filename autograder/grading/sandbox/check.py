@@ -12,10 +12,10 @@ import subprocess
 import sys
 import tempfile
 
-from .limits import Limits
+from ..limits import Limits
 from .run_notebook import setup_failure
-from .sandbox_host import SandboxError, find_tools, is_root
-from .sandbox_process import Sandbox
+from .host import SandboxError, find_tools, is_root
+from .process import Sandbox
 
 
 _PROBE = """\

@@ -3,8 +3,8 @@
 Instructor-only. ``run_notebook(nb, workdir, env=..., readonly=..., limits=...)``
 executes every code cell of ``nb`` the way nbgrader's Execute step does
 (in order, errors do not stop the run, outputs recorded) with the kernel,
-and only the kernel, inside ``bwrap`` (``autograder.grading.sandbox_process``),
-driven from outside (``autograder.grading.kernel_driver``). Per cell and per
+and only the kernel, inside ``bwrap`` (``autograder.grading.sandbox.process``),
+driven from outside (``autograder.grading.sandbox.kernel_driver``). Per cell and per
 notebook it enforces the wall-clock limits of :class:`Limits`; on a time limit
 or a dead kernel the run stops there and says why in one sentence.
 """
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import nbformat
 
 from .kernel_driver import Driver
-from .limits import Limits
-from .sandbox_host import SandboxError
-from .sandbox_process import KernelGone, Sandbox
+from ..limits import Limits
+from .host import SandboxError
+from .process import KernelGone, Sandbox
 
 # How long a kernel may take to answer its first request (inside total_seconds).
 STARTUP_SECONDS = 60.0
