@@ -31,7 +31,7 @@ test: data postgres-tools browser-tools
 
 # Debian packages some parts need, installed with apt when missing (as root, or with
 # passwordless sudo; otherwise a message says how); silent when they are there.
-#   bubblewrap: the grading sandbox (autograder/sandbox.py); grading and its tests need it
+#   bubblewrap: the grading sandbox (autograder/grading/); grading and its tests need it
 #   postgresql: the gradebook-server test (tests/test_postgres.py), skipped without it
 #   chromium:   the real-browser test (tests/test_browser.py, driven by Playwright), skipped without it
 sandbox-tools:

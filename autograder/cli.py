@@ -1,16 +1,16 @@
 """``rnn-assignment``: the instructor command line.
 
     rnn-assignment data [--force ...]    build the embedded synthetic dataset
-    rnn-assignment demo                  the main job (see autograder/demo.py)
+    rnn-assignment demo                  the main job (see autograder/demo/demo.py)
     rnn-assignment report                BLEU of reference RNN and LSTM vs baselines
     rnn-assignment release --course DIR  nbgrader course set-up, hidden references, release,
-                                         autograde check, student bundle (autograder/release.py)
+                                         autograde check, student bundle (autograder/release/)
     rnn-assignment grade --course DIR SUBMISSIONS [--workers N] [--student ID]
-                                         sandboxed, parallel grading into nbgrader (autograder/grading.py);
+                                         sandboxed, parallel grading into nbgrader (autograder/grading/);
                                          exit 0: all graded, 3: all graded, some submissions need
                                          review (their own problems), 1: the grader failed for some
     rnn-assignment feedback|export --course DIR   feedback HTML again; the grade files again
-    rnn-assignment bench [--quick]       speed against its limits (autograder/bench.py)
+    rnn-assignment bench [--quick]       speed against its limits (autograder/demo/bench.py)
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import assignment  # noqa: F401  (limits BLAS threads: one unless ASSIGNMENT_BLAS_THREADS says)
 
+from .grading.limits import CELL_SECONDS, MEMORY_GB, TOTAL_SECONDS
+
 
 def _cmd_data(args, rest):
     from assignment import synthetic_coco
@@ -28,7 +30,7 @@ def _cmd_data(args, rest):
 
 
 def _cmd_demo(args, rest):
-    from .demo import run_demo, run_grading_demo
+    from .demo.demo import run_demo, run_grading_demo
     run_demo(out_dir=args.out, data_dir=args.data_dir, num_epochs=args.epochs)
     if not args.no_grading:
         run_grading_demo(out_dir=args.out)
@@ -36,13 +38,13 @@ def _cmd_demo(args, rest):
 
 
 def _cmd_report(args, rest):
-    from .demo import caption_report
+    from .demo.demo import caption_report
     caption_report(data_dir=args.data_dir, num_epochs=args.epochs)
     return 0
 
 
 def _cmd_release(args, rest):
-    from .release import ReleaseError, release
+    from .release.release import ReleaseError, release
     try:
         release(args.course, assignment=args.assignment, check=not args.skip_checks)
     except ReleaseError as err:
@@ -56,7 +58,8 @@ EXIT_REVIEW = 3
 
 
 def _grade_options(args):
-    from .grading import DEFAULT_ZIP_REGEXP, GradeOptions
+    from .grading.collect import DEFAULT_ZIP_REGEXP
+    from .grading.coordinator import GradeOptions
     return GradeOptions(workers=args.workers, scheduler=args.scheduler, student=args.student,
                         cell_timeout=args.cell_timeout, total_timeout=args.timeout,
                         memory_gb=args.memory_gb, rerun=args.rerun,
@@ -66,7 +69,9 @@ def _grade_options(args):
 
 
 def _cmd_grade(args, rest):
-    from .grading import GradingError, grade, grade_table
+    from .grading.coordinator import grade
+    from .grading.errors import GradingError
+    from .grading.grade_table import grade_table
     try:
         report = grade(args.course, args.submissions, _grade_options(args),
                        assignment=args.assignment)
@@ -101,8 +106,9 @@ def _cmd_grade(args, rest):
 
 
 def _cmd_export(args, rest):
-    from .course import Course
-    from .grading import GradingError, export
+    from .grading.errors import GradingError
+    from .grading.export import export
+    from .release.course import Course
     try:
         paths = export(Course(args.course), args.assignment)
     except GradingError as err:
@@ -114,8 +120,9 @@ def _cmd_export(args, rest):
 
 
 def _cmd_feedback(args, rest):
-    from .course import Course
-    from .grading import GradingError, generate_feedback
+    from .grading.errors import GradingError
+    from .grading.feedback import generate_feedback
+    from .release.course import Course
     try:
         written = generate_feedback(Course(args.course), args.assignment, student=args.student)
     except GradingError as err:
@@ -126,7 +133,7 @@ def _cmd_feedback(args, rest):
 
 
 def _cmd_bench(args, rest):
-    from . import bench
+    from .demo import bench
     return bench.main(rest)
 
 
@@ -181,12 +188,12 @@ def build_parser():
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local workers")
     p.add_argument("--student", default=None, metavar="ID", help="grade only this student")
-    p.add_argument("--cell-timeout", type=float, default=120.0, metavar="SECONDS",
-                   help="longest a cell may run (default 120)")
-    p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
-                   help="longest a notebook may run in all (default 900)")
-    p.add_argument("--memory-gb", type=float, default=3.0,
-                   help="memory of each sandboxed process, GiB (default 3)")
+    p.add_argument("--cell-timeout", type=float, default=CELL_SECONDS, metavar="SECONDS",
+                   help=f"longest a cell may run (default {CELL_SECONDS:g})")
+    p.add_argument("--timeout", type=float, default=TOTAL_SECONDS, metavar="SECONDS",
+                   help=f"longest a notebook may run in all (default {TOTAL_SECONDS:g})")
+    p.add_argument("--memory-gb", type=float, default=MEMORY_GB,
+                   help=f"memory of each sandboxed process, GiB (default {MEMORY_GB:g})")
     p.add_argument("--rerun", action="store_true",
                    help="run every notebook again, even those unchanged since the last run")
     p.add_argument("--no-feedback", action="store_true", help="do not write feedback HTML")

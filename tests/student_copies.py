@@ -2,7 +2,7 @@
 
 A student's notebook holds their answers but never the instructor's solution
 markers (``### BEGIN SOLUTION`` / ``### END SOLUTION``): grading flags a notebook
-that carries them as a copy of the source. ``autograder.samples.solved`` gives the
+that carries them as a copy of the source. ``autograder.demo.samples.solved`` gives the
 source notebook as an honest student who solved everything would submit it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autograder.samples import solved
+from autograder.demo.samples import solved
 
 REPO = Path(__file__).resolve().parents[1]
 

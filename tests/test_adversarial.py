@@ -28,7 +28,7 @@ import nbformat
 import pytest
 
 from adversarial.corpus import BEGIN, NOTEBOOKS, build_corpus, expected_points
-from autograder.course import Course, tools_env
+from autograder.release.course import Course, tools_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"

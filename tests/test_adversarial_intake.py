@@ -23,9 +23,9 @@ import pytest
 
 from adversarial.corpus import expected_points
 from adversarial.intake import DUE, build_folder, build_zip
-from autograder.collect import normalise_student_id
-from autograder.course import Course, tools_env
-from autograder.feedback_guard import find_leaks, instructor_only_text, visible_text
+from autograder.grading.collect import normalise_student_id
+from autograder.grading.feedback_guard import find_leaks, instructor_only_text, visible_text
+from autograder.release.course import Course, tools_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"

@@ -19,7 +19,7 @@ import pytest
 
 from adversarial.corpus import NOTEBOOKS, expected_points
 from adversarial.replay_corpus import build_replay_corpus
-from autograder.course import Course, tools_env
+from autograder.release.course import Course, tools_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"

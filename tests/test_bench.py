@@ -15,8 +15,8 @@ import pytest
 
 from assignment import threads
 from assignment.backend import use_backend
-from autograder import bench
-from autograder.course import NOTEBOOKS
+from autograder.demo import bench, bench_grading, bench_layers, bench_report, bench_timing
+from autograder.release.course import NOTEBOOKS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,8 +63,8 @@ def test_quick_bench_records_the_machine_blas_and_threads(quick_run):
 def test_report_lists_every_target_with_its_limit(quick_run):
     proc, path = quick_run
     rows = json.loads(path.read_text())["targets"]
-    assert [r["key"] for r in rows] == [key for key, _, _ in bench.TARGETS]
-    for key, op, limit in bench.TARGETS:
+    assert [r["key"] for r in rows] == [key for key, _, _ in bench_report.TARGETS]
+    for key, op, limit in bench_report.TARGETS:
         assert f"| {key} |" in proc.stdout and f"{op} {limit:g}" in proc.stdout
     # size B, grading and the GPU are not measured by --quick, and the table says so
     assert {r["key"] for r in rows if r["met"] is None} >= {
@@ -74,7 +74,7 @@ def test_report_lists_every_target_with_its_limit(quick_run):
 def test_targets_compare_in_the_right_direction():
     results = {"lstm": {"A_f32": {"vs_gemm": 1.1, "vs_torch": 1.31}},
                "grading": {"speedup_2_workers": 1.8, "vs_plain_nbgrader": 1.31}}
-    rows = {r["key"]: r for r in bench.check_targets(results)}
+    rows = {r["key"]: r for r in bench_report.check_targets(results)}
     assert rows["lstm.A_f32.vs_gemm"]["met"] is True
     assert rows["lstm.A_f32.vs_torch"]["met"] is False      # <= 1.3 in float32
     assert rows["grading.speedup_2_workers"]["met"] is True  # >= 1.7
@@ -85,9 +85,9 @@ def test_targets_compare_in_the_right_direction():
 
 def test_lookup_reads_dotted_keys_and_ignores_text():
     results = {"grading": {"status": "unavailable: no grade command", "submissions": 40}}
-    assert bench.lookup(results, "grading.submissions") == 40
-    assert bench.lookup(results, "grading.status") is None
-    assert bench.lookup(results, "grading.speedup_2_workers") is None
+    assert bench_report.lookup(results, "grading.submissions") == 40
+    assert bench_report.lookup(results, "grading.status") is None
+    assert bench_report.lookup(results, "grading.speedup_2_workers") is None
 
 
 @pytest.mark.parametrize("cell, gates", [("lstm", 4), ("rnn", 1)])
@@ -105,29 +105,31 @@ def test_gemm_bound_does_all_the_matrix_products_of_forward_and_backward(cell, g
     counting.__getattr__ = lambda name: getattr(np, name)
     counting.matmul = counting_matmul
     with use_backend(counting):
-        run = bench.gemm_bound_step(cell, bench.sequence_inputs(cell, N, T, D, H, np.float64))
+        run = bench_layers.gemm_bound_step(cell, bench_layers.sequence_inputs(cell, N, T, D, H, np.float64))
         run()
     assert sum(flops) == 6 * N * T * (D + H) * gates * H
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
 def test_reference_and_torch_steps_run_on_the_same_inputs(cell):
-    inputs = bench.sequence_inputs(cell, N=2, T=3, D=4, H=5, dtype=np.float32)
-    bench.reference_step(cell, inputs)()
-    run_torch = bench.torch_step(cell, inputs)
+    inputs = bench_layers.sequence_inputs(cell, N=2, T=3, D=4, H=5, dtype=np.float32)
+    bench_layers.reference_step(cell, inputs)()
+    run_torch = bench_layers.torch_step(cell, inputs)
     assert run_torch is not None  # torch is in the oracle extra, installed for the tests
     run_torch()
 
 
-def test_median_ms_times_after_warm_up():
-    calls = []
-    ms = bench.median_ms(lambda: calls.append(1), repeats=3, warmup=2)
-    assert len(calls) == 5 and ms >= 0
+def test_interleaved_median_ms_times_each_function_after_warm_up():
+    calls = {"a": [], "b": []}
+    runs = {name: (lambda name=name: calls[name].append(1), lambda: None) for name in calls}
+    ms = bench_timing.interleaved_median_ms(runs, repeats=3, warmup=2)
+    assert {name: len(c) for name, c in calls.items()} == {"a": 5, "b": 5}
+    assert set(ms) == {"a", "b"} and all(v >= 0 for v in ms.values())
 
 
 def test_submissions_are_the_source_notebooks_solved_per_student(tmp_path):
-    from autograder.samples import solved
-    students = bench.make_submissions(tmp_path, 3)
+    from autograder.demo.samples import solved
+    students = bench_grading.make_submissions(tmp_path, 3)
     assert students == ["bench-001", "bench-002", "bench-003"]
     for student in students:
         assert sorted(os.listdir(tmp_path / student)) == sorted(NOTEBOOKS)
@@ -141,18 +143,9 @@ def test_submissions_are_the_source_notebooks_solved_per_student(tmp_path):
 
 def test_run_measured_reports_the_peak_memory_of_the_command():
     code = "import numpy as np; a = np.ones(200 * 2**20 // 8); print(a.sum() > 0)"
-    seconds, peak_mb, proc = bench.run_measured([sys.executable, "-c", code])
+    seconds, peak_mb, proc = bench_timing.run_measured([sys.executable, "-c", code])
     assert proc.returncode == 0 and "True" in proc.stdout
     assert peak_mb >= 200 and seconds > 0
-
-
-def test_grade_command_availability_matches_the_cli():
-    available, why = bench.grade_command_available()
-    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--help"], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
-    assert available == (proc.returncode == 0)
-    if not available:
-        assert "`rnn-assignment grade`" in why
 
 
 def test_unknown_section_is_rejected_with_the_choices(capsys):
@@ -164,7 +157,7 @@ def test_unknown_section_is_rejected_with_the_choices(capsys):
 @pytest.mark.slow
 def test_grading_section_times_grade_and_plain_nbgrader_on_the_same_submission(tmp_path):
     # Real release, real nbgrader autograde and real `rnn-assignment grade` on one submission.
-    section = bench.bench_grading(1, tmp_path)
+    section = bench_grading.bench_grading(1, tmp_path)
     assert section["status"] == "measured", section["status"]
     for key in ("plain_nbgrader_s_per_submission", "s_per_submission_1_worker",
                 "s_per_submission_2_worker", "peak_rss_mb_1_worker"):

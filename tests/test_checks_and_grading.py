@@ -9,7 +9,7 @@ is what docs/grading-design.md promises:
   line, captures stderr (Python and file descriptor 2) and warnings, and only
   prints while nbgrader autogrades;
 * hidden grading (rnn_grading_kernel.grade_unit in the "kernel", here this
-  process, then autograder.scoring.score_unit on its record) never lets
+  process, then autograder.grading.scoring.score_unit on its record) never lets
   student code escape (exceptions, endless loops), restores the namespace,
   and never shows a hidden value (more in test_scoring.py);
 * hidden inputs depend on the secret only; the committed public file is a
@@ -47,7 +47,7 @@ from autograder.answer_key.grading_inputs import build_grading_inputs
 from autograder.answer_key.mistakes import MISTAKES
 from autograder.answer_key.seeds import hidden_seed
 from autograder.answer_key.solution import reference
-from autograder.scoring import score_unit
+from autograder.grading.scoring import score_unit
 
 # the kernel module is imported as a top-level module, as in a grading kernel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))

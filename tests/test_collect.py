@@ -18,11 +18,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.collect import (CollectError, collect, normalise_student_id, notes)
-from autograder.course import NOTEBOOKS, Course
-from autograder.feedback_guard import find_leaks, instructor_only_text, visible_text
-from autograder.restore import defined_names, grade_id, is_solution, restore_notebook
-from autograder.sandbox_outputs import MAX_JSON_DEPTH, data_problem, output_from_msg
+from autograder.grading.collect import collect, normalise_student_id, notes
+from autograder.grading.feedback_guard import find_leaks, instructor_only_text, visible_text
+from autograder.grading.restore import defined_names, grade_id, is_solution, restore_notebook
+from autograder.grading.sandbox.message_outputs import MAX_JSON_DEPTH, data_problem, output_from_msg
+from autograder.grading.upload import CollectError
+from autograder.release.course import NOTEBOOKS, Course
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -556,7 +557,7 @@ def test_submissions_kept_inside_the_course_folder_are_imported(course):
 
 def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
     """``grade`` without SUBMISSIONS reads submitted/ as it is: links there are not followed."""
-    from autograder import grading
+    from autograder.grading.jobs import build_jobs
     sub = course.root / "submitted"
     (sub / "amy" / ASSIGNMENT).mkdir(parents=True)
     os.symlink(course.source_dir(ASSIGNMENT) / RNN, sub / "amy" / ASSIGNMENT / RNN)   # a file
@@ -570,8 +571,7 @@ def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
     (sub / "dan" / ASSIGNMENT).mkdir(parents=True)
     os.link(course.source_dir(ASSIGNMENT) / RNN, sub / "dan" / ASSIGNMENT / RNN)    # a hard link
     os.mkfifo(sub / "dan" / ASSIGNMENT / LSTM)                                  # a FIFO
-    jobs, missing = grading._jobs(course, ASSIGNMENT, ["amy", "bob", "cat", "dan", "eve"], "x",
-                                  grading.GradeOptions())
+    jobs, missing = build_jobs(course, ASSIGNMENT, ["amy", "bob", "cat", "dan", "eve"], "x")
     assert [(j.student, j.notebook) for j in jobs] == [("eve", "LSTM_Captioning")]
     assert "data.json" not in jobs[0].files and not jobs[0].unreadable   # eve's own
     expected = {"amy": "RNN_Captioning.ipynb is a symbolic link",
@@ -598,8 +598,8 @@ def test_grading_submitted_again_never_follows_a_link_at_any_depth(course):
 def test_a_notebook_too_big_to_parse_is_graded_as_the_release_with_the_reason(
         course, tmp_path, make, problem):
     """Valid JSON the coordinator would need gigabytes for is never parsed; the reason is named."""
-    from autograder.notebook_names import grade_ids_in
-    from autograder.restore import read_submitted
+    from autograder.grading.notebook_names import grade_ids_in
+    from autograder.grading.restore import read_submitted
     path = tmp_path / RNN
     path.write_text(json.dumps(make()))
     nb, why = read_submitted(path)
@@ -610,7 +610,7 @@ def test_a_notebook_too_big_to_parse_is_graded_as_the_release_with_the_reason(
 
 
 def test_the_course_notebooks_are_far_below_the_parsing_limits():
-    from autograder.restore import MAX_CELLS, MAX_JSON_CONTAINERS
+    from autograder.grading.restore import MAX_CELLS, MAX_JSON_CONTAINERS
     data = (REPO / "notebooks" / RNN).read_bytes()
     assert (data.count(b"{") + data.count(b"[")) * 100 < MAX_JSON_CONTAINERS
     assert len(_nb()["cells"]) * 20 < MAX_CELLS
@@ -663,7 +663,7 @@ def test_lost_metadata_and_moved_cells_keep_every_answer_in_its_place(name, edit
 
 def test_a_zip_bomb_of_many_files_stops_at_the_students_own_limit(course, tmp_path, monkeypatch):
     """Each file under the per-file limit, together far over it: the notebook is still read."""
-    import autograder.collect_lms as lms
+    import autograder.grading.collect_lms as lms
     monkeypatch.setattr(lms, "MAX_STUDENT_BYTES", 3 * 2**20)
     zeros = b"\0" * 2**20
     archive = tmp_path / "lms.zip"

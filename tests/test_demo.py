@@ -1,7 +1,7 @@
 """The main job end to end on a small build of the embedded dataset: train, BLEU table, figures."""
 
 from assignment import synthetic_coco
-from autograder.demo import run_demo
+from autograder.demo.demo import run_demo
 
 
 def test_demo_trains_reports_bleu_against_baselines_and_writes_figures(tmp_path, capsys):

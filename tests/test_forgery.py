@@ -8,7 +8,7 @@ judged against the references it holds itself (docs/grading-design.md). Each
 test runs notebook cells in one namespace, then the graded test cell's hidden
 part exactly as written in the notebooks (``from rnn_grading_kernel import
 grade_unit`` ...), in this process standing in for the sandboxed kernel, and
-scores what was published with ``autograder.scoring.score_unit``, with exact
+scores what was published with ``autograder.grading.scoring.score_unit``, with exact
 expected points:
 
 * (a) the grading module replaced, patched or called by hand to publish a
@@ -44,7 +44,7 @@ from autograder.answer_key.check_files import build_references
 from autograder.answer_key.grading_inputs import build_grading_inputs
 from autograder.answer_key.mistakes import MISTAKES
 from autograder.answer_key.solution import reference
-from autograder.scoring import score_unit
+from autograder.grading.scoring import score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402
@@ -435,9 +435,10 @@ def _older_references(path, secret):
 
 
 def test_a_course_released_by_an_older_version_is_refused_with_what_to_do(tmp_path):
-    from autograder.course import Course
-    from autograder.grading import GradingError, grade
-    from autograder.release import ReleaseError, check_references_match_secret
+    from autograder.release.course import Course
+    from autograder.grading.coordinator import grade
+    from autograder.grading.errors import GradingError
+    from autograder.release.release import ReleaseError, check_references_match_secret
 
     course = Course(tmp_path / "course")
     course.release_dir().mkdir(parents=True)

@@ -21,11 +21,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import NOTEBOOKS, Course, tools_env
-from autograder.grading import (DEFAULT_ZIP_REGEXP, GradeOptions, GradingError, grade,
-                                import_submissions)
 from assignment.units import UNITS, notebook_units
-from autograder.restore import grade_id, is_solution, restore_notebook
+from autograder.grading.collect import DEFAULT_ZIP_REGEXP, collect
+from autograder.grading.coordinator import GradeOptions, grade
+from autograder.grading.errors import GradingError
+from autograder.grading.restore import grade_id, is_solution, restore_notebook
+from autograder.grading.upload import CollectError
+from autograder.release.course import NOTEBOOKS, Course, tools_env
 from student_copies import write_submission
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,20 +142,20 @@ def test_import_folder_replaces_a_students_earlier_files(course, tmp_path):
     (subs / "amy").mkdir(parents=True)
     (subs / "amy" / "RNN_Captioning.ipynb").write_text("{}")
     (subs / "amy" / "notes.txt").write_text("hello")
-    assert import_submissions(course, subs) == ["amy"]
+    assert collect(course, subs).students == ["amy"]
     (subs / "amy" / "notes.txt").unlink()
-    assert import_submissions(course, subs) == ["amy"]
+    assert collect(course, subs).students == ["amy"]
     folder = course.root / "submitted" / "amy" / ASSIGNMENT
     assert sorted(p.name for p in folder.iterdir()) == ["RNN_Captioning.ipynb"]
     shutil.rmtree(course.root / "submitted" / "amy")
     bad = tmp_path / "bad"
     (bad / "bad name").mkdir(parents=True)
     (bad / "bad name" / "RNN_Captioning.ipynb").write_text("{}")
-    safe = import_submissions(course, bad)        # a safe id, not a stopped run
+    safe = collect(course, bad).students          # a safe id, not a stopped run
     assert len(safe) == 1 and safe[0].startswith("bad_name-")
     shutil.rmtree(course.root / "submitted" / safe[0])
-    with pytest.raises(GradingError, match="no such folder"):
-        import_submissions(course, tmp_path / "nowhere")
+    with pytest.raises(CollectError, match="no such folder"):
+        collect(course, tmp_path / "nowhere")
 
 
 def test_import_lms_zip_with_nbgraders_naming(course, tmp_path):
@@ -163,7 +165,7 @@ def test_import_lms_zip_with_nbgraders_naming(course, tmp_path):
             for name in NOTEBOOKS:
                 zf.writestr(f"{ASSIGNMENT}_{student}_attempt_2026-11-20-10-00-00_{name}",
                             (course.release_dir() / name).read_text())
-    students = import_submissions(course, archive, zip_regexp=DEFAULT_ZIP_REGEXP)
+    students = collect(course, archive, zip_regexp=DEFAULT_ZIP_REGEXP).students
     assert students == ["bitdiddle", "hacker"]
     for student in students:
         folder = course.root / "submitted" / student / ASSIGNMENT
@@ -277,9 +279,53 @@ def test_regrading_is_idempotent_and_one_student_can_be_regraded(course, graded)
 
 
 @pytest.mark.slow
+def test_a_rerelease_that_changes_an_expected_output_regrades_without_rerun(
+        course, graded, monkeypatch):
+    """The instructor corrects the answer key and releases again with the same secret.
+
+    Here the reference model's loss changes (an expected output of the
+    captioning_loss unit) while the hidden inputs, and so the grading inputs
+    the sandboxes get, stay byte for byte the same: only the references file
+    tells the old results from the new ones.
+    """
+    from autograder.answer_key.check_files import build_references
+    from autograder.answer_key.solution import reference
+    subs, _ = graded
+    refs = course.references_path
+    inputs = refs.with_name("grading_inputs.npz")
+    original_refs, original_inputs = refs.read_bytes(), inputs.read_bytes()
+    options = GradeOptions(**LIMITS, workers=1, progress=False, student="correct")
+
+    model_class = reference().CaptioningRNN   # the answer key (built once per process)
+    loss = model_class.loss
+
+    def loss_plus_one(self, *args, **kwargs):
+        value, grads = loss(self, *args, **kwargs)
+        return value + 1.0, grads
+
+    monkeypatch.setattr(model_class, "loss", loss_plus_one)
+    build_references(course.secret(), refs)            # what `rnn-assignment release` does
+    monkeypatch.undo()
+    assert refs.read_bytes() != original_refs
+    report = grade(course.root, subs, options)
+    assert inputs.read_bytes() == original_inputs      # the sandboxes' inputs did not change
+    assert report.ran == 2 and report.reused == 0      # ... yet nothing stale was reused
+    assert _scores(course)["correct"] == dict(
+        FULL, test_captioning_loss=FULL["test_captioning_loss"] - UNITS[
+            "captioning_loss"].outputs["loss"])
+
+    build_references(course.secret(), refs)            # the answer key as it was
+    assert refs.read_bytes() == original_refs
+    report = grade(course.root, subs, options)
+    assert report.ran == 2 and _scores(course)["correct"] == FULL
+    report = grade(course.root, subs, options)         # nothing changed: nothing runs
+    assert report.ran == 0 and report.reused == 2
+
+
+@pytest.mark.slow
 def test_a_failed_run_keeps_the_earlier_grade(course, graded, monkeypatch):
     """A worker lost mid-run (simulated: no second machine here) changes no grade."""
-    import autograder.grading as grading
+    import autograder.grading.coordinator as coordinator
     subs, _ = graded
     before = _scores(course)["correct"]
 
@@ -287,7 +333,7 @@ def test_a_failed_run_keeps_the_earlier_grade(course, graded, monkeypatch):
         for job in jobs:
             on_result(job, OSError("worker lost"))
 
-    monkeypatch.setattr(grading, "_run_jobs", lost)
+    monkeypatch.setattr(coordinator, "run_jobs", lost)
     report = grade(course.root, subs, GradeOptions(**LIMITS, progress=False, student="correct",
                                                    rerun=True))
     assert all("worker lost" in why for why in report.kept.values()) and report.kept
@@ -305,6 +351,11 @@ def test_grading_on_a_running_dask_scheduler(course, tmp_path):
                                                        scheduler=cluster.scheduler_address))
     assert report.ran == 2 and not report.kept
     assert _scores(course)["remote"] == FULL
+
+
+def test_a_limit_that_is_not_positive_is_refused_with_the_option_to_fix(course, tmp_path):
+    with pytest.raises(GradingError, match="cell_seconds.*--cell-timeout"):
+        grade(course.root, tmp_path, GradeOptions(cell_timeout=0, progress=False))
 
 
 def test_grading_needs_a_released_course(tmp_path):

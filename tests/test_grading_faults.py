@@ -1,7 +1,7 @@
 """Grading survives faults: real ``rnn-assignment grade`` processes, killed where it hurts.
 
 * the coordinator SIGKILLed while nbgrader records a student (a test-only
-  pause in the coordinator, ``autograder.recording.PAUSE_ENV``, holds it
+  pause in the coordinator, ``autograder.grading.nbgrader_steps.PAUSE_ENV``, holds it
   exactly there): the next run records the student again from the stored
   results, without running a notebook;
 * the only worker of a real Dask LocalCluster SIGKILLed mid-run: its job and
@@ -29,9 +29,11 @@ from pathlib import Path
 import pytest
 
 from assignment.units import UNITS
-from autograder.course import COURSE_ID, NOTEBOOKS, Course, tools_env
-from autograder.grading import GradeOptions, GradingError, grade
-from autograder.recording import PAUSE_ENV, RECORDED_DIR
+from autograder.grading.coordinator import GradeOptions, grade
+from autograder.grading.errors import GradingError
+from autograder.grading.nbgrader_steps import PAUSE_ENV
+from autograder.grading.recording import RECORDED_DIR
+from autograder.release.course import COURSE_ID, NOTEBOOKS, Course, tools_env
 from student_copies import write_submission
 
 REPO = Path(__file__).resolve().parents[1]
@@ -227,7 +229,7 @@ def test_a_notebook_that_could_not_run_is_listed_flagged_and_graded_next_time(co
 
 
 def test_a_worker_refuses_a_job_from_other_grading_code():
-    from autograder.grading_worker import JOB_FORMAT, WorkerVersionError, execute_job
+    from autograder.grading.worker import JOB_FORMAT, WorkerVersionError, execute_job
     job = {"format": JOB_FORMAT, "code": "0" * 64, "student": "s", "notebook": "n", "nb": {},
            "files": {}, "inputs_name": "x.npz"}
     with pytest.raises(WorkerVersionError, match="install the same version"):

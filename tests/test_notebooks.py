@@ -21,7 +21,7 @@ from assignment.units import UNITS, notebook_units
 from autograder.answer_key.check_files import build_references
 from autograder.answer_key import cells, solution
 from autograder.answer_key.solution import reference
-from autograder.course import NOTEBOOKS, REFERENCES_ENV, tools_env
+from autograder.release.course import NOTEBOOKS, REFERENCES_ENV, tools_env
 
 ref = reference()
 

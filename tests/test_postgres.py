@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import COURSE_ID, NOTEBOOKS, Course, tools_env
+from autograder.release.course import COURSE_ID, NOTEBOOKS, Course, tools_env
 from student_copies import write_submission
 
 REPO = Path(__file__).resolve().parents[1]

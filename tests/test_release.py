@@ -30,8 +30,8 @@ import yaml
 from assignment import caches
 from assignment.formats.check_file import read_check_file
 from assignment.units import UNITS
-from autograder.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
-from autograder.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
+from autograder.release.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
+from autograder.release.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
                                 check_points_against_units, graded_cells, release)
 
 REPO = Path(__file__).resolve().parents[1]

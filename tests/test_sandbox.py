@@ -1,4 +1,4 @@
-"""The grading sandbox (autograder/sandbox.py): real bwrap, real kernels.
+"""The grading sandbox (autograder/grading/sandbox/): real bwrap, real kernels.
 
 Each test runs a tiny notebook through ``run_notebook`` and checks one
 promise of docs/sandbox.md from inside (what the student code sees) and from
@@ -16,8 +16,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import autograder
-from autograder import sandbox
-from autograder.sandbox import Limits, RunOutcome, SandboxError, run_notebook
+from autograder.grading.limits import Limits
+from autograder.grading.sandbox.check import check_sandbox
+from autograder.grading.sandbox.host import SandboxError
+from autograder.grading.sandbox.run_notebook import RunOutcome, run_notebook
+from autograder.grading.sandbox.uids import UID_BASE, uid_processes
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap (bwrap) is not installed: `make install`")
@@ -48,11 +51,11 @@ def sandbox_processes() -> list:
     """Processes left of a sandbox started from this thread (root mode: its own uid)."""
     if os.geteuid() != 0:
         return []
-    return sandbox._uid_processes(sandbox.UID_BASE + threading.get_native_id())
+    return uid_processes(UID_BASE + threading.get_native_id())
 
 
 def test_check_sandbox_describes_the_working_sandbox():
-    line = sandbox.check_sandbox()
+    line = check_sandbox()
     assert "bubblewrap" in line and "no network" in line
     assert "\n" not in line
 

@@ -1,4 +1,4 @@
-"""Grading split in two: the kernel records (rnn_grading_kernel), the scorer judges (autograder.scoring).
+"""Grading split in two: the kernel records (rnn_grading_kernel), the scorer judges (autograder.grading.scoring).
 
 The "kernel" is this process: autograder/kernel is put on sys.path as in a
 grading sandbox, RNN_GRADING_INPUTS names a grading-inputs file built from a
@@ -45,7 +45,7 @@ from autograder.answer_key.check_files import build_references, load_cases
 from autograder.answer_key.grading_inputs import build_grading_inputs
 from autograder.answer_key.mistakes import MISTAKES
 from autograder.answer_key.solution import reference
-from autograder.scoring import UnitScore, score_unit
+from autograder.grading.scoring import UnitScore, score_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder" / "kernel"))
 import rnn_grading_kernel as kernel  # noqa: E402

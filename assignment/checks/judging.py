@@ -10,7 +10,7 @@ grader share them:
 
 ``check_unit`` does both in-process on the public cases; while grading, the
 student's kernel only runs (autograder/kernel/rnn_grading_kernel.py) and the
-scorer outside it judges (autograder/scoring.py). Never runs student code.
+scorer outside it judges (autograder/grading/scoring.py). Never runs student code.
 """
 
 from __future__ import annotations

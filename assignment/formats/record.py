@@ -2,7 +2,7 @@
 
 Written in the student's kernel (``rnn_grading_kernel``: ``build_record``,
 published as display_data with ``record_bundle``), read by the scorer outside
-the sandbox (``autograder.scoring``: ``records_in`` and ``read_record``).
+the sandbox (``autograder.grading.scoring``: ``records_in`` and ``read_record``).
 
 The record is the JSON value of a display_data output of MIME type
 ``RECORD_MIME``: {"format": RECORD_FORMAT, "version": RECORD_VERSION, "unit",

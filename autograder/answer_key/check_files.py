@@ -79,7 +79,7 @@ def build_references(secret: bytes, path) -> Path:
     """Write every unit's public and hidden cases, with expected outputs, to ``path``.
 
     The file holds the hidden inputs and answers: keep it with the course
-    secret, never in the release or a grading sandbox. ``autograder.scoring``
+    secret, never in the release or a grading sandbox. ``autograder.grading.scoring``
     reads it (outside the student's kernel).
     """
     header = {"kind": "references", "secret_fingerprint": secret_fingerprint(secret),

@@ -12,7 +12,7 @@ the grading-inputs file named by ``RNN_GRADING_INPUTS``
 (``autograder.answer_key.grading_inputs.build_grading_inputs``), runs the student's ``obj``
 on every case, and publishes what came out as one *record*: a display_data
 output of MIME type ``application/vnd.rnn-assignment.record+json``. The
-scorer outside the sandbox (``autograder.scoring.score_unit``) compares it
+scorer outside the sandbox (``autograder.grading.scoring.score_unit``) compares it
 with the references and gives the points.
 
 How a unit is run:
@@ -39,7 +39,7 @@ How a unit is run:
 
 Trusted fallback (an instructor's own machine, no sandbox): when
 ``RNN_ASSIGNMENT_REFERENCES`` names a readable references file and
-``autograder.scoring`` can be imported, the record is also scored right here
+``autograder.grading.scoring`` can be imported, the record is also scored right here
 with the same scorer; the feedback is printed and the points are returned (a
 float: nbgrader's partial credit). Without ``RNN_GRADING_INPUTS`` the inputs
 are then built from the references into a temporary file.
@@ -309,7 +309,7 @@ def _trusted_references():
     if not value or not os.path.isfile(value) or not os.access(value, os.R_OK):
         return None
     try:
-        import autograder.scoring  # noqa: F401
+        import autograder.grading.scoring  # noqa: F401
     except Exception:
         return None
     return Path(value)
@@ -347,7 +347,7 @@ def grade_unit(unit, obj, namespace):
     references = _trusted_references()
     if references is None:
         return None
-    from autograder.scoring import score_unit
+    from autograder.grading.scoring import score_unit
     score = score_unit(unit, [output], references)
     print("\n".join(score.lines))
     return float(score.score)

@@ -17,8 +17,8 @@ import copy
 import json
 from pathlib import Path
 
-from .course import NOTEBOOKS
-from .restore import grade_id, is_solution
+from ..grading.restore import grade_id, is_solution
+from ..release.course import NOTEBOOKS
 
 __all__ = ["answered", "solved", "edit_answer", "write_samples", "SAMPLES"]
 

@@ -2,7 +2,7 @@
 
 Instructor-only, but it needs no course directory and no gradebook: a job
 carries the notebook to run (already restored from the instructor's cells, see
-``autograder.restore``) and the student's files; the grading inputs (hidden
+``autograder.grading.restore``) and the student's files; the grading inputs (hidden
 inputs and replay tables, no expected values) come once per worker, as the
 result of a small Dask task (``grading_inputs``) that Dask computes again on
 another worker if every worker holding it dies. They are unpacked into a
@@ -11,9 +11,10 @@ when the worker closes (or, after a crash, when the next worker starts); so
 is each job's working folder, which the job removes when it ends.
 
 A job carries the fingerprint of the grading code the coordinator runs
-(``code_version``: this module, the sandbox, the kernel-side collector and the
-``assignment`` package the notebooks import); a worker whose code differs
-refuses it with :class:`WorkerVersionError`, which says what to do.
+(``autograder.grading.fingerprint.worker_code_version``: this package, the
+kernel-side collector and the ``assignment`` package the notebooks import); a
+worker whose code differs refuses it with :class:`WorkerVersionError`, which
+says what to do.
 
 This module is what Dask ships to workers (``execute_job``); it runs the
 same way in a local process pool, on a remote Dask worker, or in-process.
@@ -22,7 +23,6 @@ same way in a local process pool, on a remote Dask worker, or in-process.
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import os
 import shutil
@@ -33,12 +33,14 @@ from pathlib import Path
 
 from assignment.formats.grading_inputs import INPUTS_ENV
 
+from .fingerprint import worker_code_version
+
 __all__ = ["execute_job", "KERNEL_MODULE_DIR", "STUDENT_FILE_TYPES", "MAX_STUDENT_FILE_BYTES",
-           "JOB_FORMAT", "code_version", "grading_inputs", "WorkerVersionError"]
+           "JOB_FORMAT", "grading_inputs", "WorkerVersionError"]
 
 JOB_FORMAT = 1
 # the kernel-side collector (`rnn_grading_kernel`), importable in the sandbox only
-KERNEL_MODULE_DIR = Path(__file__).resolve().parent / "kernel"
+KERNEL_MODULE_DIR = Path(__file__).resolve().parents[1] / "kernel"
 # Files of a submission the kernel may read (an LSTM notebook imports the student's
 # RNN notebook). No .py files: a student's numpy.py must not shadow a library.
 STUDENT_FILE_TYPES = (".ipynb", ".txt", ".csv", ".json", ".npy", ".npz", ".png", ".jpg",
@@ -52,22 +54,9 @@ class WorkerVersionError(RuntimeError):
     """This worker runs other grading code than the coordinator (it must not grade)."""
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """Fingerprint of the code a worker grades with: the same on the coordinator and workers."""
-    here = Path(__file__).resolve().parent
-    import assignment
-    support = Path(assignment.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in [here / "grading_worker.py", here / "sandbox.py",
-                 KERNEL_MODULE_DIR / "rnn_grading_kernel.py", *sorted(support.rglob("*.py"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def check_version(wanted: str | None) -> None:
     """Refuse a job from a coordinator that runs other grading code than this worker."""
-    mine = code_version()
+    mine = worker_code_version()
     if wanted != mine:
         raise WorkerVersionError(
             f"worker {socket.gethostname()} (pid {os.getpid()}) runs other grading code "
@@ -124,19 +113,20 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     """Run ``job['nb']`` sandboxed; return the executed notebook and how the run ended.
 
     Inputs:
-        job: {"format", "code" (the coordinator's code_version()), "student", "notebook",
+        job: {"format", "code" (the coordinator's worker_code_version()), "student", "notebook",
               "nb" (nbformat dict), "files" {name: bytes},
               "inputs_name" (file name the kernel module expects)}
         grading_inputs: the bytes of the grading-inputs file (no expected values)
-        limits: keyword arguments of autograder.sandbox.Limits
+        limits: keyword arguments of autograder.grading.limits.Limits
     Returns {"status", "cell_index", "reason", "seconds", "cell_seconds", "nb", "worker"}.
-    Raises autograder.sandbox.SandboxError when the sandbox cannot run here, and
+    Raises autograder.grading.sandbox.host.SandboxError when the sandbox cannot run here, and
     WorkerVersionError when this worker's grading code is not the coordinator's
     (the coordinator keeps the earlier grade, or flags the notebook, and reports it).
     """
     import nbformat
 
-    from .sandbox import Limits, run_notebook
+    from .limits import Limits
+    from .sandbox.run_notebook import run_notebook
 
     if job.get("format") != JOB_FORMAT:
         raise WorkerVersionError(f"job format {job.get('format')} is not {JOB_FORMAT}: install "

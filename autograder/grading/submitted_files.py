@@ -1,6 +1,6 @@
 """Reading ``submitted/<student>/<assignment>/`` for grading: regular files only, never a link.
 
-Instructor-only, used by ``autograder.grading``. ``collect`` only ever writes
+Instructor-only, used by ``autograder.grading.jobs``. ``collect`` only ever writes
 regular files there, but ``grade`` without ``SUBMISSIONS`` grades whatever
 ``submitted/`` holds (filled by nbgrader's exchange, an unzipped archive, a
 copy), so the same rule as collecting applies when it is read: every folder
@@ -13,17 +13,11 @@ stood for is graded as not submitted and flagged.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from .collect import (MAX_FILE_BYTES, _course_inodes, _display, _entries, _open_dir,
-                      _read_regular)
+from .safe_files import display_name, folder_entries, open_dir, read_regular
+from .upload import MAX_FILE_BYTES
 
-__all__ = ["read_submitted_folder", "course_files"]
-
-
-def course_files(course_root) -> frozenset:
-    """The course's instructor files, as (device, inode): a hard link to one is never read."""
-    return _course_inodes(Path(course_root))
+__all__ = ["read_submitted_folder"]
 
 
 def read_submitted_folder(root, student: str, assignment: str,
@@ -37,31 +31,31 @@ def read_submitted_folder(root, student: str, assignment: str,
     files, problems = {}, []
     fds = []
     try:
-        fds.append(_open_dir(str(root)))
+        fds.append(open_dir(str(root)))
         path, where = str(root), "submitted"
         for name in (student, assignment):
-            path, where = os.path.join(path, name), f"{where}/{_display(name)}"
+            path, where = os.path.join(path, name), f"{where}/{display_name(name)}"
             try:
-                fds.append(_open_dir(name, dir_fd=fds[-1]))
+                fds.append(open_dir(name, dir_fd=fds[-1]))
             except OSError as err:
                 why = "is a symbolic link: never followed, nothing in it was graded" \
                     if os.path.islink(path) else f"could not be read ({err.strerror})"
                 problems.append(f"{where} {why}")
                 return files, problems
-        for name, kind in _entries(fds[-1]):
+        for name, kind in folder_entries(fds[-1]):
             if kind == "dir":
                 continue
             if kind == "link":
-                problems.append(f"{_display(name)} is a symbolic link in {where}: never followed, "
+                problems.append(f"{display_name(name)} is a symbolic link in {where}: never followed, "
                                 "not graded")
                 continue
-            data, info = _read_regular(name, fds[-1], MAX_FILE_BYTES, forbidden)
+            data, info = read_regular(name, fds[-1], MAX_FILE_BYTES, forbidden)
             if data is None:
-                problems.append(f"{_display(name)} in {where} was not read: {info}")
+                problems.append(f"{display_name(name)} in {where} was not read: {info}")
                 continue
             files[name] = data
     except OSError as err:
-        problems.append(f"submitted/{_display(student)} could not be read ({err.strerror})")
+        problems.append(f"submitted/{display_name(student)} could not be read ({err.strerror})")
     finally:
         for fd in fds:
             os.close(fd)

@@ -1,4 +1,4 @@
-"""LMS zips for ``autograder.collect``: ids from the LMS prefix only, conflicts, timestamps.
+"""LMS zips for ``autograder.grading.collect``: ids from the LMS prefix only, conflicts, timestamps.
 
 Instructor-only. ``read_zip(archive, regexp, skipped, assignment)`` reads every
 member of an LMS download as bytes (never written by its path; no link
@@ -20,8 +20,8 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .collect import (MAX_FILE_BYTES, MAX_STUDENT_BYTES, CollectError, _format_time,
-                      _parse_time, _Upload)
+from .upload import (MAX_FILE_BYTES, MAX_STUDENT_BYTES, CollectError, Upload, format_time,
+                     parse_time)
 
 __all__ = ["read_zip"]
 
@@ -74,7 +74,7 @@ def _lms_name(pattern, parts: list):
 
 
 def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict:
-    """student name -> _Upload, from nbgrader's LMS naming (first _attempt_ ends the prefix)."""
+    """student name -> Upload, from nbgrader's LMS naming (first _attempt_ ends the prefix)."""
     try:
         pattern = re.compile(regexp)
     except re.error as err:
@@ -83,7 +83,7 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
         raise CollectError(f"--zip-regexp {regexp!r} needs the named groups (?P<student_id>...) "
                            "and (?P<file_id>...)")
     claims = {}   # (LMS prefix, file name) -> [(timestamp or None, raw timestamp, member)]
-    uploads = {}  # LMS prefix -> _Upload
+    uploads = {}  # LMS prefix -> Upload
     prefixes = {}  # LMS prefix -> the pattern's student_id
     try:
         zf = zipfile.ZipFile(archive)
@@ -105,7 +105,7 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
             if kind not in (0, stat.S_IFREG):
                 why = "a symbolic link" if kind == stat.S_IFLNK else "not a regular file"
                 skipped.append(f"{member}: {why} in the zip (never followed)")
-                uploads.setdefault(student, _Upload(student)).problems.append(
+                uploads.setdefault(student, Upload(student)).problems.append(
                     f"{base} is {why}: not imported (only regular files are graded)")
                 continue
             file_id = match.group("file_id").split(_SEP)[-1]
@@ -113,8 +113,8 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
             if "." not in file_id:  # nbgrader-style patterns leave the extension out
                 file_id += "".join(PurePosixPath(base).suffixes[-1:])
             raw = match.groupdict().get("timestamp") or ""
-            when = _parse_time(raw) if raw else None
-            upload = uploads.setdefault(student, _Upload(student))
+            when = parse_time(raw) if raw else None
+            upload = uploads.setdefault(student, Upload(student))
             if raw and when is None:
                 upload.problems.append(f"{base}: the LMS timestamp {raw[:40]!r} is not a time: "
                                        "graded without it (no late penalty from this file)")
@@ -167,7 +167,7 @@ def read_zip(archive: Path, regexp: str, skipped: list, assignment: str) -> dict
         if note:
             upload.problems.insert(0, note)
         if upload.timestamp is not None:
-            upload.info.append(f"submitted at {_format_time(upload.timestamp)} (the LMS file names)")
+            upload.info.append(f"submitted at {format_time(upload.timestamp)} (the LMS file names)")
     return out
 
 

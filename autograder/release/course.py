@@ -34,7 +34,9 @@ from pathlib import Path
 
 from assignment.formats.check_file import REFERENCES_ENV
 
-REPO = Path(__file__).resolve().parents[1]
+from ..grading.limits import CELL_SECONDS
+
+REPO = Path(__file__).resolve().parents[2]
 SOURCE_NOTEBOOKS = REPO / "notebooks"
 
 COURSE_ID = "rnn-captioning"
@@ -43,11 +45,6 @@ NOTEBOOKS = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb")
 
 SECRET_FILE = ".course_secret"
 REFERENCES_FILE = Path("hidden") / "references.npz"
-
-# Longest a single notebook cell may run while grading. Training cells are
-# short under NBGRADER_EXECUTION; a cell that runs longer is stopped and its
-# test earns nothing (it does not stop the grading of the rest).
-CELL_TIMEOUT_S = 120
 
 CONFIG_TEMPLATE = '''\
 # nbgrader configuration of the RNN/LSTM captioning course.
@@ -153,7 +150,7 @@ class Course:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         ours = CONFIG_TEMPLATE.format(
-            course_id=COURSE_ID, assignment=assignment, timeout=CELL_TIMEOUT_S,
+            course_id=COURSE_ID, assignment=assignment, timeout=f"{CELL_SECONDS:g}",
             env=REFERENCES_ENV, references=REFERENCES_FILE.as_posix())
         theirs = self.config_path.read_text() if self.config_path.exists() else None
         if theirs is None or CONFIG_MARK not in theirs:

@@ -41,20 +41,22 @@ Everything a student's submission gets noted (why it is flagged) is kept in
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import hashlib
 import json
 import os
 import re
 import shutil
-import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import ASSIGNMENT, NOTEBOOKS, Course
+from ..release.course import ASSIGNMENT, NOTEBOOKS, Course
+from .collect_lms import read_zip
 from .notebook_names import find_notebooks, grade_ids_in
+from .safe_files import course_files, display_name, folder_entries, open_dir, read_regular
+from .upload import (MAX_FILE_BYTES, MAX_STUDENT_BYTES, CollectError, Upload, format_time,
+                     parse_time)
 
 __all__ = ["Collected", "CollectError", "collect", "notes", "normalise_student_id",
            "DEFAULT_ZIP_REGEXP", "STUDENT_ID", "TIMESTAMP_SOURCES", "NOTES_DIR"]
@@ -67,17 +69,9 @@ DEFAULT_ZIP_REGEXP = (r"^(?P<lms_assignment>[^/]*?)_(?P<student_id>[^_/]+)_attem
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 TIMESTAMP_SOURCES = ("timestamp.txt", "mtime", "none")
 NOTES_DIR = Path("grading") / "collected"
-LMS_TIME = "%Y-%m-%d-%H-%M-%S"
-NBGRADER_TIME = "%Y-%m-%d %H:%M:%S.%f UTC"
 # folders of tools, not of students (skipped quietly)
 TOOL_FOLDERS = {".ipynb_checkpoints", ".git", ".svn", ".hg", "__MACOSX", ".Trash", ".DS_Store",
                 "__pycache__"}
-MAX_FILE_BYTES = 200 * 2**20      # a notebook with many figures is tens of MB
-MAX_STUDENT_BYTES = 500 * 2**20
-
-
-class CollectError(RuntimeError):
-    """The submissions cannot be read at all (no such folder, not a zip, no student)."""
 
 
 @dataclass
@@ -107,130 +101,31 @@ def normalise_student_id(name: str) -> str:
     return f"{ascii_name or 'student'}-{digest}"
 
 
-def _display(name: str) -> str:
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-# ------------------------------------------------------------------ timestamps
-
-
-def _parse_time(text: str):
-    """A naive UTC datetime from an LMS or nbgrader timestamp, or None."""
-    text = text.strip()
-    try:
-        return _dt.datetime.strptime(text, LMS_TIME)
-    except ValueError:
-        pass
-    if not re.fullmatch(r"[0-9][0-9 :T.+\-A-Za-z]{5,60}", text):
-        return None
-    try:
-        from nbgrader.utils import parse_utc
-        value = parse_utc(text)
-    except (ValueError, OverflowError, TypeError, LookupError):
-        return None
-    return value if isinstance(value, _dt.datetime) and 1970 <= value.year <= 9999 else None
-
-
-def _format_time(value: _dt.datetime) -> str:
-    return value.strftime(NBGRADER_TIME)
-
-
-# ------------------------------------------------------------------ reading files safely
-
-
-def _open_dir(path, dir_fd=None) -> int:
-    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-
-
-def _read_regular(name: str, dir_fd: int, limit: int, forbidden=frozenset()):
-    """(bytes, stat) of a regular file in the folder ``dir_fd``; (None, why) otherwise.
-
-    ``forbidden``: (device, inode) pairs of the course's own files: a hard link to
-    one of them is refused like a symbolic link.
-    """
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError as err:
-        why = "a symbolic link (never followed)" if err.errno in (errno.ELOOP, errno.ENOTDIR) \
-            else f"unreadable ({err.strerror})"
-        return None, why
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None, "not a regular file"
-        if (info.st_dev, info.st_ino) in forbidden:
-            return None, "a hard link to a file of the course (never read)"
-        if info.st_size > limit:
-            return None, f"larger than {limit // 2**20} MB"
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            return None, f"larger than {limit // 2**20} MB"
-        return b"".join(chunks), info
-    finally:
-        os.close(fd)
-
-
-def _entries(dir_fd: int) -> list:
-    """(name, kind) of a folder's entries, kind 'dir', 'file', 'link' or 'other'; sorted."""
-    out = []
-    with os.scandir(dir_fd) as it:
-        for entry in it:
-            if entry.is_symlink():
-                kind = "link"
-            elif entry.is_dir(follow_symlinks=False):
-                kind = "dir"
-            elif entry.is_file(follow_symlinks=False):
-                kind = "file"
-            else:
-                kind = "other"
-            out.append((entry.name, kind))
-    return sorted(out)
-
-
-@dataclass
-class _Upload:
-    """One student's files as read (not yet written), with what to say about them."""
-    original: str
-    files: dict = field(default_factory=dict)      # name -> bytes
-    mtimes: dict = field(default_factory=dict)     # name -> float
-    inodes: dict = field(default_factory=dict)     # name -> (device, inode) (folders only)
-    times: dict = field(default_factory=dict)      # name -> LMS timestamp (zips only)
-    timestamp: object = None                       # datetime or None
-    problems: list = field(default_factory=list)
-    info: list = field(default_factory=list)
-
-
 def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list,
-                         timestamps: str, forbidden=frozenset()) -> _Upload:
-    upload = _Upload(name)
-    shown = _display(name)
-    fd = _open_dir(name, dir_fd=root_fd)
+                         timestamps: str, forbidden=frozenset()) -> Upload:
+    upload = Upload(name)
+    shown = display_name(name)
+    fd = open_dir(name, dir_fd=root_fd)
     try:
-        entries = _entries(fd)
+        entries = folder_entries(fd)
         inner = [n for n, kind in entries if n == assignment and kind == "dir"]
         if inner:  # nbgrader's <student>/<assignment>/ layout
             top_stamp = [n for n, kind in entries if n == "timestamp.txt" and kind == "file"]
-            sub = _open_dir(assignment, dir_fd=fd)
+            sub = open_dir(assignment, dir_fd=fd)
             if top_stamp:
-                data, _ = _read_regular("timestamp.txt", fd, 4096)
+                data, _ = read_regular("timestamp.txt", fd, 4096)
                 if data is not None:
                     upload.files.setdefault("timestamp.txt", data)
             os.close(fd)
             fd = sub
-            entries = _entries(fd)
+            entries = folder_entries(fd)
             shown = f"{shown}/{assignment}"
         total = 0
         for entry, kind in entries:
-            where = f"{shown}/{_display(entry)}"
+            where = f"{shown}/{display_name(entry)}"
             if kind == "link":
                 skipped.append(f"{where}: a symbolic link (never followed)")
-                upload.problems.append(f"{_display(entry)} is a symbolic link: not imported "
+                upload.problems.append(f"{display_name(entry)} is a symbolic link: not imported "
                                        "(only regular files are graded)")
                 continue
             if kind == "dir":
@@ -239,19 +134,19 @@ def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list
                 continue
             if kind != "file":
                 skipped.append(f"{where}: not a regular file")
-                upload.problems.append(f"{_display(entry)} is not a regular file: not imported")
+                upload.problems.append(f"{display_name(entry)} is not a regular file: not imported")
                 continue
-            data, info = _read_regular(entry, fd, MAX_FILE_BYTES, forbidden)
+            data, info = read_regular(entry, fd, MAX_FILE_BYTES, forbidden)
             if data is None:
                 skipped.append(f"{where}: {info}")
-                upload.problems.append(f"{_display(entry)} was not imported: it is {info}"
+                upload.problems.append(f"{display_name(entry)} was not imported: it is {info}"
                                        if info.startswith("a ") else
-                                       f"{_display(entry)} was not imported: {info}")
+                                       f"{display_name(entry)} was not imported: {info}")
                 continue
             total += len(data)
             if total > MAX_STUDENT_BYTES:
                 skipped.append(f"{where}: over {MAX_STUDENT_BYTES // 2**20} MB in all")
-                upload.problems.append(f"{_display(entry)} was not imported: the submission is "
+                upload.problems.append(f"{display_name(entry)} was not imported: the submission is "
                                        f"over {MAX_STUDENT_BYTES // 2**20} MB")
                 continue
             upload.files[entry] = data
@@ -263,43 +158,20 @@ def _read_student_folder(root_fd: int, name: str, assignment: str, skipped: list
     stamp = upload.files.pop("timestamp.txt", None)
     if timestamps == "timestamp.txt" and stamp is not None:
         text = stamp.decode("utf-8", "replace").strip()
-        upload.timestamp = _parse_time(text)
+        upload.timestamp = parse_time(text)
         if upload.timestamp is None:
             upload.problems.append(f"timestamp.txt holds {text[:60]!r}, not a time: graded "
                                    "without a submission time (no late penalty)")
         else:
-            upload.info.append(f"submitted at {_format_time(upload.timestamp)} (timestamp.txt)")
+            upload.info.append(f"submitted at {format_time(upload.timestamp)} (timestamp.txt)")
     elif timestamps == "mtime":
         times = [t for n, t in upload.mtimes.items() if n.lower().endswith(".ipynb")]
         if times:
             upload.timestamp = _dt.datetime.fromtimestamp(max(times), _dt.timezone.utc) \
                 .replace(tzinfo=None)
-            upload.info.append(f"submitted at {_format_time(upload.timestamp)} (the notebooks' "
+            upload.info.append(f"submitted at {format_time(upload.timestamp)} (the notebooks' "
                                "modification time)")
     return upload
-
-
-# the course's instructor-only folders (its top-level files count too); not submitted/,
-# nor any folder of the instructor's own where downloads may be kept
-INSTRUCTOR_FOLDERS = ("source", "release", "hidden", "autograded", "feedback", "grading")
-
-
-def _course_inodes(root: Path) -> frozenset:
-    """(device, inode) of the course's instructor files (hard links to them are refused)."""
-    found = set()
-    walks = [(str(root), [], [e.name for e in os.scandir(root) if e.is_file(follow_symlinks=False)])
-             ] if root.is_dir() else []
-    for name in INSTRUCTOR_FOLDERS:
-        walks.extend(os.walk(root / name))
-    for folder, _, files in walks:
-        for name in files:
-            try:
-                info = os.lstat(os.path.join(folder, name))
-            except OSError:
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found.add((info.st_dev, info.st_ino))
-    return frozenset(found)
 
 
 def _shared_files(uploads: dict) -> None:
@@ -312,9 +184,9 @@ def _shared_files(uploads: dict) -> None:
         if len({s for s, _ in who}) < 2:
             continue
         for student, name in who:
-            others = ", ".join(f"{_display(s)}/{_display(n)}" for s, n in who if s != student)
+            others = ", ".join(f"{display_name(s)}/{display_name(n)}" for s, n in who if s != student)
             uploads[student].problems.append(
-                f"{_display(name)} is the very same file (a hard link) as {others}: check "
+                f"{display_name(name)} is the very same file (a hard link) as {others}: check "
                 "whose work it is")
 
 
@@ -323,23 +195,23 @@ def _read_folder(submissions: Path, assignment: str, timestamps: str, skipped: l
     uploads = {}
     root_fd = os.open(submissions, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for name, kind in _entries(root_fd):
+        for name, kind in folder_entries(root_fd):
             if name in TOOL_FOLDERS:
                 continue
             if kind == "link":
-                skipped.append(f"{_display(name)}: a symbolic link (never followed): not a "
+                skipped.append(f"{display_name(name)}: a symbolic link (never followed): not a "
                                "student's folder")
                 continue
             if kind != "dir":
-                skipped.append(f"{_display(name)}: not a folder (expected "
+                skipped.append(f"{display_name(name)}: not a folder (expected "
                                "<student_id>/<notebook>.ipynb)")
                 continue
             try:
                 uploads[name] = _read_student_folder(root_fd, name, assignment, skipped,
                                                      timestamps, forbidden)
             except OSError as err:
-                skipped.append(f"{_display(name)}: unreadable ({err.strerror})")
-                upload = uploads[name] = _Upload(name)
+                skipped.append(f"{display_name(name)}: unreadable ({err.strerror})")
+                upload = uploads[name] = Upload(name)
                 upload.problems.append(f"the folder could not be read ({err.strerror})")
     finally:
         os.close(root_fd)
@@ -349,7 +221,7 @@ def _read_folder(submissions: Path, assignment: str, timestamps: str, skipped: l
 # ------------------------------------------------------------------ writing
 
 
-def _write_student(course: Course, assignment: str, student: str, upload: _Upload) -> None:
+def _write_student(course: Course, assignment: str, student: str, upload: Upload) -> None:
     dest = course.root / "submitted" / student / assignment
     staging = dest.with_name(dest.name + ".incoming")
     shutil.rmtree(staging, ignore_errors=True)
@@ -360,9 +232,9 @@ def _write_student(course: Course, assignment: str, student: str, upload: _Uploa
         try:
             (staging / name).write_bytes(data)
         except OSError as err:  # a name too long for the file system, say
-            upload.problems.append(f"{_display(name)[:80]} could not be stored ({err.strerror})")
+            upload.problems.append(f"{display_name(name)[:80]} could not be stored ({err.strerror})")
     if upload.timestamp is not None:
-        (staging / "timestamp.txt").write_text(_format_time(upload.timestamp) + "\n")
+        (staging / "timestamp.txt").write_text(format_time(upload.timestamp) + "\n")
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
 
@@ -370,7 +242,7 @@ def _write_student(course: Course, assignment: str, student: str, upload: _Uploa
 def _save_notes(course: Course, student: str, original: str, problems: list, info: list):
     path = course.root / NOTES_DIR / f"{student}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"original": _display(original), "problems": list(dict.fromkeys(problems)),
+    data = {"original": display_name(original), "problems": list(dict.fromkeys(problems)),
             "info": list(dict.fromkeys(info))}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
@@ -407,7 +279,6 @@ def collect(course: Course, submissions, assignment=ASSIGNMENT, *, only_student=
         if not zipfile.is_zipfile(submissions):
             raise CollectError(f"{submissions} is neither a folder of "
                                "<student_id>/<notebook>.ipynb nor a zip file")
-        from .collect_lms import read_zip
         uploads = read_zip(submissions, zip_regexp, skipped, assignment)
         if not uploads:
             raise CollectError(
@@ -416,7 +287,7 @@ def collect(course: Course, submissions, assignment=ASSIGNMENT, *, only_student=
                 "--zip-regexp for your learning-management system's naming")
     else:
         uploads = _read_folder(submissions, assignment, timestamps, skipped,
-                               _course_inodes(course.root))
+                               course_files(course.root))
         _shared_files(uploads)
     result = Collected([], skipped=skipped)
     ids: dict = {}
@@ -431,8 +302,8 @@ def collect(course: Course, submissions, assignment=ASSIGNMENT, *, only_student=
             continue
         upload = uploads[original]
         if student != original:
-            result.names[student] = _display(original)
-            upload.problems.insert(0, f"the name {_display(original)!r} is not a usable "
+            result.names[student] = display_name(original)
+            upload.problems.insert(0, f"the name {display_name(original)!r} is not a usable "
                                    f"student id: graded as {student!r}")
         find_notebooks(upload, expected)
         _write_student(course, assignment, student, upload)

@@ -1,9 +1,10 @@
 """What a sandboxed kernel sends as outputs, made into valid nbformat outputs or left out.
 
-Instructor-only, used by the sandbox driver (``autograder.sandbox``). A kernel
-is student code: it can publish a display of the wrong type
-(``{"text/plain": 5}``), a MIME type that is not one, JSON nested thousands of
-levels deep, metadata that is not a dict. nbformat would refuse such an output
+Instructor-only, used by the sandbox driver
+(``autograder.grading.sandbox.kernel_driver``). A kernel is student code: it
+can publish a display of the wrong type (``{"text/plain": 5}``), a MIME type
+that is not one, JSON nested thousands of levels deep, metadata that is not a
+dict. nbformat would refuse such an output
 (or recurse until it fails) while the notebook is collected, written or read
 back, which would lose the whole notebook's grade. Here every output is checked
 first, without recursion; one that is not valid becomes a short note from the

@@ -5,7 +5,7 @@ Instructor-only. One call, in order:
 1. check that every autograded cell's points equal the ``UNITS`` table
    (``assignment.units``, the single source of truth for points) and
    that ``assignment/public_checks.npz`` agrees with it;
-2. set up the course directory (``autograder.course``): config, .gitignore,
+2. set up the course directory (``autograder.release.course``): config, .gitignore,
    source notebooks;
 3. the course secret (created once, reused) and the hidden references built
    from it; a release refuses to replace references built from another
@@ -105,7 +105,7 @@ def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_
         timings[name] = time.perf_counter() - t0
         return value
 
-    from .answer_key.check_files import build_references
+    from ..answer_key.check_files import build_references
 
     course = Course(course_dir)
     points = graded_cells(Path(notebooks_dir))
@@ -142,7 +142,7 @@ def check_references_match_secret(course, secret):
     """Existing hidden references must come from this secret (or be deleted on purpose)."""
     from assignment.formats.check_file import read_check_header
 
-    from .answer_key.seeds import secret_fingerprint
+    from ..answer_key.seeds import secret_fingerprint
 
     if not course.references_path.exists():
         return
@@ -339,7 +339,7 @@ def autograde_copy(course, assignment, submissions, workdir):
     """Grade ``submissions`` as ``rnn-assignment grade`` does, in a copy of the course under ``workdir``.
 
     Sandboxed kernels, scores outside them, real nbgrader autograde to record
-    them (autograder/grading.py). submissions: student id -> folder holding
+    them (``autograder.grading.coordinator``). submissions: student id -> folder holding
     that student's notebooks. Returns (copy_root, scores) with
     scores[student][grade_id] = (score, max_score), score None for a written
     answer waiting for a human grader. The course's own gradebook and folders
@@ -347,7 +347,8 @@ def autograde_copy(course, assignment, submissions, workdir):
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    from .grading import GradeOptions, GradingError, grade
+    from ..grading.coordinator import GradeOptions, grade
+    from ..grading.errors import GradingError
 
     copy = Course(Path(workdir) / "course")
     copy.root.mkdir(parents=True)

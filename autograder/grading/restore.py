@@ -295,7 +295,7 @@ def read_submitted(path: Path, data: bytes | None = None):
     """The student's notebook (a dict) and '' or None and why it is not a notebook.
 
     ``data``: the file's bytes when the caller read them already (safely, see
-    ``autograder.submitted_files``); ``path`` then only names it.
+    ``autograder.grading.submitted_files``); ``path`` then only names it.
     """
     if data is None:
         try:

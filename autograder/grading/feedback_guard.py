@@ -14,8 +14,9 @@ exporter checks every feedback page, twice, before nbgrader writes it:
    entities decoded), is searched again; if anything is still there, the
    whole page is replaced by a notice.
 
-Either way the notebook is flagged for review with what was withheld
-(``WITHHELD``, read by ``autograder.grading``).
+Either way the notebook is flagged for review with what was withheld (the
+exporter's ``withheld``, read after nbgrader ran by
+``autograder.grading.gradebook_extras.flag_withheld``).
 
 Instructor-only text (``instructor_only_text``): nbgrader's solution and
 hidden-test markers (``BEGIN SOLUTION``, ``BEGIN HIDDEN TESTS``, ...; every
@@ -39,15 +40,13 @@ from pathlib import Path
 
 from nbconvert.exporters import HTMLExporter
 
-__all__ = ["GuardedFeedbackExporter", "WITHHELD", "instructor_only_text", "find_leaks",
+__all__ = ["GuardedFeedbackExporter", "instructor_only_text", "find_leaks",
            "visible_text"]
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "rnn_grading_kernel")
 MIN_LINE = 24                   # shorter lines of a hidden test are not checked
 
-# (student, notebook) -> [what was withheld]; filled while feedback is generated
-WITHHELD: dict = {}
 
 
 def _source(cell) -> str:
@@ -150,7 +149,15 @@ WITHHELD_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedba
 
 
 class GuardedFeedbackExporter(HTMLExporter):
-    """nbgrader's feedback HTML, with instructor-only text withheld (see the module doc)."""
+    """nbgrader's feedback HTML, with instructor-only text withheld (see the module doc).
+
+    ``withheld``: (student, notebook) -> what was withheld, for every page this
+    exporter wrote (nbgrader keeps the exporter as its converter's ``exporter``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.withheld = {}
 
     def _sensitive(self, resources) -> tuple:
         info = (resources or {}).get("nbgrader", {})
@@ -180,7 +187,7 @@ class GuardedFeedbackExporter(HTMLExporter):
                     cell.pop(key, None)
                 cell.source = WITHHELD_CELL
         if withheld:
-            WITHHELD.setdefault(self._key(resources), []).extend(withheld)
+            self.withheld.setdefault(self._key(resources), []).extend(withheld)
         return nb, resources
 
     def from_notebook_node(self, nb, resources=None, **kw):
@@ -188,7 +195,7 @@ class GuardedFeedbackExporter(HTMLExporter):
         sensitive = resources.get("rnn_sensitive") or self._sensitive(resources)
         leaks = find_leaks(html.unescape(visible_text(output)), sensitive)
         if leaks:
-            WITHHELD.setdefault(self._key(resources), []).append(
+            self.withheld.setdefault(self._key(resources), []).append(
                 f"the whole page ({leaks[0][:40]!r})")
             output = WITHHELD_PAGE
         return output, resources

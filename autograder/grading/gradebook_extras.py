@@ -1,19 +1,22 @@
 """Two gradebook steps of recording that nbgrader's Autograde does not do for us.
 
-Instructor-only, called by ``autograder.grading`` while it records a student:
+Instructor-only, called by ``autograder.grading.recording`` while it records a student:
 
 * ``record_no_notebook``: a student with no notebook to run (all missing, links
   skipped, ...) still gets a submission in the gradebook, zero and flagged as
   needed, so ``grades.csv`` (nbgrader's export) and ``grades_by_test.csv``
   list the same students with the same totals;
 * ``flag_withheld``: notebooks whose feedback held instructor-only text
-  (``autograder.feedback_guard`` withheld it) are flagged, with the reason, in
+  (``autograder.grading.feedback_guard`` withheld it) are flagged, with the reason, in
   the stored result and in the gradebook.
 """
 
 from __future__ import annotations
 
 import json
+
+from .nbgrader_config import nbgrader_config
+from .results import load_result, result_path, write_atomic
 
 __all__ = ["record_no_notebook", "flag_withheld"]
 
@@ -26,8 +29,6 @@ def record_no_notebook(course, assignment, student, results) -> str:
     """
     from nbgrader.api import Gradebook
     from nbgrader.coursedir import CourseDirectory
-
-    from .grading import nbgrader_config
 
     coursedir = CourseDirectory(config=nbgrader_config(course, assignment))
     try:
@@ -48,15 +49,15 @@ def record_no_notebook(course, assignment, student, results) -> str:
     return ""
 
 
-def flag_withheld(course, assignment, student, results=None) -> None:
-    """Flag the notebooks whose feedback held instructor-only text (it was withheld)."""
+def flag_withheld(course, assignment, student, withheld: dict, results=None) -> None:
+    """Flag the notebooks whose feedback held instructor-only text (it was withheld).
+
+    ``withheld``: the feedback exporter's (``GuardedFeedbackExporter.withheld``).
+    """
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.coursedir import CourseDirectory
 
-    from .feedback_guard import WITHHELD
-    from .grading import _load_result, _result_path, _write_atomic, nbgrader_config
-
-    found = {key: WITHHELD.pop(key) for key in [k for k in WITHHELD if k[0] == student]}
+    found = {key: what for key, what in withheld.items() if key[0] == student}
     if not found:
         return
     coursedir = CourseDirectory(config=nbgrader_config(course, assignment))
@@ -65,12 +66,12 @@ def flag_withheld(course, assignment, student, results=None) -> None:
             why = (f"its feedback held instructor-only text and was withheld in part "
                    f"({', '.join(what[:3])})")
             result = (results or {}).get((student, notebook)) or \
-                _load_result(course, student, notebook)
+                load_result(course, student, notebook)
             if result is not None:
                 result["flagged"] = True
                 if why not in result["reason"]:
                     result["reason"] = "; ".join(r for r in (result["reason"], why) if r)
-                _write_atomic(_result_path(course, student, notebook), json.dumps(
+                write_atomic(result_path(course, student, notebook), json.dumps(
                     {k: v for k, v in result.items() if k != "_nb"}, indent=1))
             try:
                 gb.find_submission_notebook(notebook, assignment, student).flagged = True

@@ -1,6 +1,6 @@
 """Recording one student's scored results with nbgrader, all or nothing.
 
-Instructor-only; called by ``autograder.grading`` (step 5). nbgrader's own
+Instructor-only; called by ``autograder.grading.coordinator`` (step 5). nbgrader's own
 ``Autograde`` converter writes ``autograded/<student>/``, the gradebook rows
 (SQLite or a database server) and, with ``GenerateFeedback``, ``feedback/``.
 None of these writes is atomic, and a coordinator killed in the middle (out of
@@ -17,30 +17,28 @@ from the stored results in ``grading/results/`` (nbgrader runs with
 ``--force``, which replaces ``autograded/<student>/`` and every score of that
 submission); no notebook is executed again.
 
-Test-only hook: when the *coordinator's* environment has
-``RNN_ASSIGNMENT_TEST_PAUSE_RECORDING=<file>``, recording a student writes
-that student's id to ``<file>`` after nbgrader created the submission's rows
-and before any score is saved, then sleeps, so a test can SIGKILL the
-coordinator exactly there. Student code never runs in the coordinator (it
-runs sandboxed on workers, with an environment of the sandbox's own), so it
-cannot reach this hook.
+A test kills the coordinator in the middle of recording through the hook in
+``autograder.grading.nbgrader_steps`` (``PAUSE_ENV``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import time
 import warnings
 from pathlib import Path
 
-__all__ = ["RECORDED_DIR", "PAUSE_ENV", "recording_fingerprint", "is_recorded", "gradebook_id",
-           "record_student", "add_student", "pause_for_tests"]
+from .gradebook_extras import flag_withheld, record_no_notebook
+from .nbgrader_config import nbgrader_config, quiet_nbgrader
+from .nbgrader_steps import hand_over
+from .results import feedback_text
+
+__all__ = ["RECORDED_DIR", "recording_fingerprint", "is_recorded", "gradebook_id",
+           "record_student", "add_student"]
 
 RECORDED_DIR = Path("grading") / "recorded"
-PAUSE_ENV = "RNN_ASSIGNMENT_TEST_PAUSE_RECORDING"
 # what a result holds that does not change what nbgrader records
 _VOLATILE = {"graded_at", "seconds", "cell_seconds", "worker", "_nb"}
 
@@ -74,15 +72,6 @@ def gradebook_id(config) -> str:
     return f"{coursedir.db_url} course={coursedir.course_id}"
 
 
-def pause_for_tests(student: str) -> None:
-    """The test-only pause (see the module docstring); nothing unless the variable is set."""
-    path = os.environ.get(PAUSE_ENV)
-    if not path:
-        return
-    Path(path).write_text(student)
-    time.sleep(600)
-
-
 def record_student(course, assignment, student, results, feedback, fingerprint) -> str:
     """nbgrader autograde (+ feedback) of one student from its results; '' or the error.
 
@@ -90,33 +79,27 @@ def record_student(course, assignment, student, results, feedback, fingerprint) 
     notebook that ran). The completion marker is written only if every step
     succeeded.
     """
-    from .gradebook_extras import flag_withheld, record_no_notebook
-    from .grading import _feedback_text, nbgrader_config
-    from .nbgrader_steps import PENDING
-
     marker = _marker(course, student)
     marker.unlink(missing_ok=True)
-    PENDING.clear()
+    pending = {}
     for (s, notebook), result in results.items():
         if s != student or result["status"] == "missing":
             continue
         scores = {}
         for i, test in enumerate(result["tests"]):
-            scores[test["grade_id"]] = (test["score"], _feedback_text(result, test, i == 0))
-        PENDING[(student, notebook)] = {"nb": result["_nb"], "scores": scores}
+            scores[test["grade_id"]] = (test["score"], feedback_text(result, test, i == 0))
+        pending[(student, notebook)] = {"nb": result["_nb"], "scores": scores}
     config = nbgrader_config(course, assignment)
     config.CourseDirectory.student_id = student
-    try:
-        with warnings.catch_warnings():
-            # nbgrader 0.9 with SQLAlchemy 2 warns about its own session use; harmless
-            warnings.simplefilter("ignore")
-            if PENDING:
-                error = _autograde_one(assignment, student, results, feedback, config)
-                flag_withheld(course, assignment, student, results)
-            else:  # nothing to run: zero (flagged as needed), so grades.csv lists them too
-                error = record_no_notebook(course, assignment, student, results)
-    finally:
-        PENDING.clear()
+    hand_over(config, pending)
+    with warnings.catch_warnings():
+        # nbgrader 0.9 with SQLAlchemy 2 warns about its own session use; harmless
+        warnings.simplefilter("ignore")
+        if pending:
+            error, withheld = _autograde_one(assignment, student, results, feedback, config)
+            flag_withheld(course, assignment, student, withheld, results)
+        else:  # nothing to run: zero (flagged as needed), so grades.csv lists them too
+            error = record_no_notebook(course, assignment, student, results)
     if not error:
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_name(marker.name + ".tmp")
@@ -141,20 +124,18 @@ def add_student(config, student) -> str:
     return ""
 
 
-def _quiet(app) -> None:
-    app.log.setLevel(logging.ERROR)
-
-
-def _autograde_one(assignment, student, results, feedback, config) -> str:
+def _autograde_one(assignment, student, results, feedback, config) -> tuple[str, dict]:
+    """nbgrader Autograde (+ GenerateFeedback); ('' or the error, what the feedback withheld)."""
     from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
 
+    fb = None
     try:
         coursedir = CourseDirectory(config=config)
         app = Autograde(coursedir=coursedir, config=config)
         app.force = True  # replaces autograded/<student>/ and every score of the submission
-        _quiet(app)
+        quiet_nbgrader(app)
         app.start()
         with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
             for (s, notebook), result in results.items():
@@ -166,8 +147,10 @@ def _autograde_one(assignment, student, results, feedback, config) -> str:
         if feedback:
             fb = GenerateFeedback(coursedir=coursedir, config=config)
             fb.force = True
-            _quiet(fb)
+            quiet_nbgrader(fb)
             fb.start()
+        error = ""
     except Exception as err:
-        return f"{type(err).__name__}: {err}"
-    return ""
+        error = f"{type(err).__name__}: {err}"
+    exporter = getattr(fb, "exporter", None)  # set by GenerateFeedback.start
+    return error, getattr(exporter, "withheld", {})

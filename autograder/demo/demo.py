@@ -16,27 +16,9 @@ import numpy as np
 
 from assignment.data import caption_tokens, load_coco_data, load_images, references_by_image
 from assignment.metrics import bleu_scores, evaluate_captioning_bleu
-from assignment.solver import CaptioningSolver
 
 from . import baselines
-from .answer_key.solution import reference
-
-# The training configuration of the demo (and of the notebooks' training cells).
-TRAIN_CONFIG = dict(
-    wordvec_dim=128, hidden_dim=256, update_rule="adam",
-    optim_config={"learning_rate": 2e-3}, lr_decay=0.9, batch_size=100, num_epochs=3,
-)
-
-
-def train_reference_model(data, cell_type="lstm", seed=0, verbose=True, **overrides):
-    """Train the reference CaptioningRNN on ``data``; returns (model, solver)."""
-    cfg = {**TRAIN_CONFIG, **overrides}
-    model = reference().CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
-                          wordvec_dim=cfg.pop("wordvec_dim"), hidden_dim=cfg.pop("hidden_dim"),
-                          cell_type=cell_type, dtype=np.float32, seed=seed)
-    solver = CaptioningSolver(model, data, seed=seed, verbose=False, progress=verbose, **cfg)
-    solver.train()
-    return model, solver
+from .training import train_reference_model
 
 
 def _table(rows):
@@ -130,12 +112,13 @@ def run_grading_demo(out_dir="outputs", workers=None, cell_timeout=30.0):
 
     The course is ``<out_dir>/demo_course`` (kept between runs: its secret and
     gradebook are reused, and unchanged submissions are not run again). The
-    samples (``autograder.samples``): a full solution, the untouched release,
+    samples (``autograder.demo.samples``): a full solution, the untouched release,
     a partial one and a few broken ones. Prints the grade table; returns the
     GradeReport.
     """
-    from .grading import GradeOptions, grade, grade_table
-    from .release import release
+    from ..grading.coordinator import GradeOptions, grade
+    from ..grading.grade_table import grade_table
+    from ..release.release import release
     from .samples import write_samples
 
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Which file of a submission is which notebook: its name, a renamed copy, or its cells.
 
-Instructor-only, used by ``autograder.collect``. ``find_notebooks(upload,
+Instructor-only, used by ``autograder.grading.collect``. ``find_notebooks(upload,
 expected)`` gives each expected notebook (``RNN_Captioning.ipynb`` -> its grade
 ids) the student's file: the exact name; else a renamed copy
 (``RNN_Captioning (1).ipynb``, ``Copy of ...``, another case, a name ending in
