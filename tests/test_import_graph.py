@@ -56,13 +56,15 @@ def imports_of(module: str, path: Path, known: dict) -> set:
             for alias in node.names:
                 submodule = f"{base}.{alias.name}"
                 targets.add(submodule if submodule in known else base)
+    # the packages that hold ``module`` are already being imported when it runs
+    ancestors = {".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)}
     found = set()
     for target in targets:
         parts = target.split(".")
         # importing a.b.c runs a, a.b and a.b.c
         for i in range(1, len(parts) + 1):
             name = ".".join(parts[:i])
-            if name in known and name != module:
+            if name in known and name != module and name not in ancestors:
                 found.add(name)
     return found
 
@@ -113,6 +115,16 @@ def test_no_import_cycle_among_the_products_modules():
         "\n".join(" <-> ".join(c) for c in found)
 
 
+def test_a_package_importing_its_modules_is_no_cycle(tmp_path):
+    init, a = tmp_path / "__init__.py", tmp_path / "a.py"
+    init.write_text("from .a import f\n")
+    a.write_text("def f():\n    return 1\n")
+    known = {"pkg": init, "pkg.a": a}
+    graph = {name: imports_of(name, path, known) for name, path in known.items()}
+    assert graph == {"pkg": {"pkg.a"}, "pkg.a": set()}
+    assert cycles(graph) == []
+
+
 def test_the_cycle_finder_finds_a_cycle_through_a_function_local_import(tmp_path):
     a = tmp_path / "a.py"
     b = tmp_path / "b.py"
@@ -121,7 +133,8 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_local_import(tmp_path
     known = {"pkg": tmp_path, "pkg.a": a, "pkg.b": b}
     graph = {name: imports_of(name, path, known) for name, path in known.items()
              if path.suffix == ".py"}
-    assert graph == {"pkg.a": {"pkg", "pkg.b"}, "pkg.b": {"pkg", "pkg.a"}}
+    # their own package is not an edge: it is being imported when they run
+    assert graph == {"pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}}
     assert cycles(graph) == [["pkg.a", "pkg.b"]]
 
 

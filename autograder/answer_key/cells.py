@@ -23,7 +23,7 @@ from pathlib import Path
 
 from assignment.units import UNITS, notebook_units
 
-from ..course import REPO, SOURCE_NOTEBOOKS
+from ..release.course import REPO, SOURCE_NOTEBOOKS
 
 __all__ = ["graded_cell_source", "generate_notebook", "unit_table", "generate_docs",
            "generated_files", "DOCS_FILE"]

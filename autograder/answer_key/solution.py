@@ -45,7 +45,7 @@ import numpy as np
 from assignment.backend import scatter_add, xp
 from assignment.layers import sigmoid
 
-from ..course import NOTEBOOKS, SOURCE_NOTEBOOKS
+from ..release.course import NOTEBOOKS, SOURCE_NOTEBOOKS
 
 __all__ = ["Edit", "Solution", "build", "reference", "solution_cells", "SOLUTION_SUFFIX"]
 
