@@ -223,7 +223,7 @@ def test_matrix_products_are_counted_as_the_code_counts_them():
 
 
 def test_the_readme_names_what_the_checks_print():
-    readme = _flat((NOTEBOOKS.parent / "autograder" / "student_bundle" / "README.md").read_text())
+    readme = _flat((NOTEBOOKS.parent / "autograder" / "release" / "student_bundle" / "README.md").read_text())
     assert "every line is OK" not in readme
     assert "every output is OK and every gradient PASS" in readme
     # what the checks really print
@@ -236,7 +236,7 @@ def test_the_assignment_is_named_and_set_up_is_spelled_one_way():
     repo = NOTEBOOKS.parent
     texts = {name: _flat("\n".join(cells.values())) for name, cells in
              (("RNN", RNN), ("LSTM", LSTM))}
-    texts["README"] = (repo / "autograder" / "student_bundle" / "README.md").read_text()
+    texts["README"] = (repo / "autograder" / "release" / "student_bundle" / "README.md").read_text()
     texts.update({str(p): p.read_text() for p in (repo / "assignment").rglob("*.py")})
     for name, text in texts.items():
         assert "standard assignment" not in text, name
