@@ -292,7 +292,8 @@ def test_bundle_holds_exactly_the_student_files(released, bundle):
     package = {p.relative_to(REPO).as_posix() for p in (REPO / "assignment").rglob("*.py")}
     expected = {f"{ASSIGNMENT}/{p}" for p in package | set(NOTEBOOKS) | {
         "assignment/public_checks.npz", "README.md", "pyproject.toml", "environment.yml",
-        "datasets/get_coco_captioning.py"}}
+        "datasets/get_coco_captioning.py"} | {
+        f"datasets/corpora/{p.name}" for p in (REPO / "datasets" / "corpora").iterdir()}}
     assert set(bundle) == expected
     assert list(bundle) == sorted(bundle)  # sorted entries, for reproducible bytes
     for name in NOTEBOOKS:
@@ -348,7 +349,8 @@ def test_student_environment_matches_the_student_pyproject(bundle):
 def test_student_readme_says_how_to_install_build_data_work_and_submit(bundle):
     readme = bundle[f"{ASSIGNMENT}/README.md"].decode()
     for needed in ("pip install -e .", "python -m assignment.synthetic_coco", "jupyter lab",
-                   "RNN_Captioning.ipynb", "LSTM_Captioning.ipynb", "Submit",
+                   "RNN_Captioning.ipynb", "LSTM_Captioning.ipynb",
+                   "CharRNN_Language_Model.ipynb", "Submit",
                    f"**assignment total** | **{TOTAL:g}**"):
         assert needed in readme
     assert "{point_table}" not in readme
@@ -359,12 +361,15 @@ def test_bundle_package_imports_from_the_unpacked_folder(bundle, tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     code = ("import assignment, assignment.checks as c, assignment.data, assignment.synthetic_coco; "
-            "print(assignment.__file__); print(len(c.public_checks()))")
+            "print(assignment.__file__); print(len(c.public_checks())); "
+            "from assignment.char_data import CORPORA, load_corpus; "
+            "print(min(len(load_corpus(name)) for name in CORPORA))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / ASSIGNMENT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0].startswith(str(tmp_path))
     assert int(out.stdout.splitlines()[1]) == len(UNITS)
+    assert int(out.stdout.splitlines()[2]) > 100_000  # the corpora reach students
 
 
 def test_student_bundle_builds_a_wheel_with_only_the_assignment_package(bundle, tmp_path):
