@@ -247,7 +247,7 @@ def _jobs(course, assignment, students, inputs_digest, options) -> tuple[list, d
 
 def _grading_inputs(course: Course) -> bytes:
     """The grading-inputs file (hidden inputs, replay tables; no expected values), cached."""
-    from .hidden_cases import build_grading_inputs
+    from .answer_key.grading_inputs import build_grading_inputs
     refs = course.references_path
     if not refs.is_file():
         raise GradingError(f"{refs} is missing: run `rnn-assignment release --course "

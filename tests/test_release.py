@@ -32,7 +32,8 @@ from assignment.formats.check_file import read_check_file
 from assignment.units import UNITS
 from autograder.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
-                                check_points_against_units, graded_cells, release)
+                                autograde_copy, check_points_against_units, graded_cells,
+                                release)
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -202,6 +203,24 @@ def test_release_check_gave_the_solutions_every_point_and_the_untouched_release_
     assert {g: s for g, (s, m) in scores[SOLUTION_STUDENT].items() if g in WRITTEN} == \
         {g: None for g in WRITTEN}
     assert {g: s for g, (s, m) in scores[UNTOUCHED_STUDENT].items()} == {g: 0 for g in ids}
+
+
+def test_the_language_model_notebook_handed_in_alone_is_graded_on_its_own(released, tmp_path):
+    """A course may hand out any of the notebooks: the language model's, submitted alone, gets
+    every autograded point of its own units (those that call RNN and LSTM steps it does not
+    have included); the notebooks not handed in earn nothing."""
+    name = "CharRNN_Language_Model.ipynb"
+    folder = tmp_path / "alone"
+    folder.mkdir()
+    (folder / name).write_bytes((released.course.source_dir(ASSIGNMENT) / name).read_bytes())
+    start = time.perf_counter()
+    _, scores = autograde_copy(released.course, ASSIGNMENT, {"lm-only": folder}, tmp_path / "w")
+    print(f"\ngrading {name} alone (sandboxed, recorded by nbgrader): "
+          f"{time.perf_counter() - start:.1f} s")
+    mine = {f"test_{unit}": u.points for unit, u in UNITS.items() if u.notebook == name[:-6]}
+    got = scores["lm-only"]
+    assert {g: got[g][0] for g in mine} == mine
+    assert all(not s for g, (s, m) in got.items() if g not in mine and g not in WRITTEN)
 
 
 def test_points_that_disagree_with_units_stop_the_release():
