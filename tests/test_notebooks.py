@@ -193,6 +193,7 @@ def test_generation_adds_the_check_and_graded_cells_of_a_unit_that_has_none():
     graded = generated["cells"][at + 2]
     assert graded["metadata"]["nbgrader"]["points"] == UNITS["rnn_forward"].points
     assert _source(graded) == cells.graded_cell_source("rnn_forward")
+    assert [c["id"] for c in generated["cells"][at + 1:at + 3]] == ids[at + 1:at + 3]
 
 
 def _grade_id(cell):
