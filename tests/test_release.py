@@ -456,7 +456,9 @@ def autograded(released, tmp_path_factory):
         folder.mkdir(parents=True)
         notebook = _edited_solution(json.loads(json.dumps(source)), grade_id, edit)
         (folder / "RNN_Captioning.ipynb").write_text(json.dumps(notebook, indent=1))
-        shutil.copy2(REPO / "notebooks" / "LSTM_Captioning.ipynb", folder)
+        for other in NOTEBOOKS:  # the other notebooks, solved
+            if other != "RNN_Captioning.ipynb":
+                shutil.copy2(REPO / "notebooks" / other, folder)
     env = tools_env()
     env.pop(REFERENCES_ENV, None)  # the course's nbgrader_config.py sets it
     start = time.perf_counter()
