@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assignment import checks
-from assignment.units import UNITS, Captions, Normal, WordIndices
+from assignment.units import UNITS, Captions, Normal, Uniform, WordIndices
 from autograder.answer_key import solution
 from autograder.answer_key.check_files import build_references, load_cases
 from autograder.answer_key.inputs import case_settings, make_inputs
@@ -152,6 +152,8 @@ def test_every_case_is_drawn_as_its_unit_declares(name):
             assert inputs[key].dtype.kind == kind and inputs[key].dtype.itemsize in (4, 8)
             if isinstance(spec, WordIndices):
                 assert 0 <= inputs[key].min() and inputs[key].max() < case.dims["V"]
+            if isinstance(spec, Uniform):
+                assert 0 <= inputs[key].min() and inputs[key].max() < 1
             if isinstance(spec, Normal) and inputs[key].size > 1:
                 assert np.isfinite(inputs[key]).all() and inputs[key].std() > 0
         if unit.kind == "backward":
