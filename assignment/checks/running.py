@@ -176,9 +176,9 @@ def execute(unit, obj, inputs, settings) -> Execution:
 
     A forward or function unit is called with the case's ``settings`` as
     keyword arguments (``cell_type="gru"``); a backward unit's settings only
-    made its cache. Every array handed to ``obj`` is a fresh copy; a backward unit gets a
-    fresh copy of the case's cache (``inputs["cache"]``, made by a correct
-    forward pass), never one made by other student code. Raises
+    made its cache. Every array handed to ``obj`` is a fresh copy; a backward
+    unit gets a fresh copy of the case's cache (``inputs["cache"]``, made by a
+    correct forward pass), never one made by other student code. Raises
     StudentCodeError for anything the code does wrong that stops the check
     (an exception, a missing return value).
     """
