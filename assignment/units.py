@@ -39,12 +39,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .char_lm import GATES  # gate blocks per cell type: G = GATES[cell_type] * H
+
 __all__ = ["Unit", "Case", "Normal", "Uniform", "WordIndices", "Captions", "Protocol", "UNITS",
            "PARAM_NAMES", "NOTEBOOKS", "PROTOCOLS", "notebook_units"]
 
 RNN_NB, LSTM_NB, LM_NB = "RNN_Captioning", "LSTM_Captioning", "CharRNN_Language_Model"
 NOTEBOOKS = (RNN_NB, LSTM_NB, LM_NB)
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # gate blocks per cell type: G = GATES[cell_type] * H
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
 
 
