@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make demo   build the dataset if missing, train the reference LSTM captioner, report BLEU,
+#               train the reference character language model (bits per character, samples),
 #               release into a demo course and grade sample submissions (sandboxed)
 #   make test   run the test suite
 # Both create .venv and install the project (editable) with the dev, oracle and postgres extras.

@@ -39,7 +39,7 @@ import symtable
 import types
 from pathlib import Path
 
-__all__ = ["import_solution_cells", "NotebookImportError", "SOLUTION_SUFFIX"]
+__all__ = ["import_solution_cells", "import_if_present", "NotebookImportError", "SOLUTION_SUFFIX"]
 
 SOLUTION_SUFFIX = "_solution"
 # A line starting with % or ! is IPython syntax (a magic or a shell command).
@@ -89,6 +89,17 @@ def import_solution_cells(notebook_path, names, namespace):
     return [k for k, v in namespace.items()
             if not k.startswith("_") and not isinstance(v, types.ModuleType)
             and (k not in before or before[k] is not v)]
+
+
+def import_if_present(notebook_path, names, namespace) -> bool:
+    """``import_solution_cells`` when the notebook is there; False, and nothing done, when not.
+
+    For a notebook that can do without the other one (it was handed out alone).
+    """
+    if not _locate(Path(notebook_path)).is_file():
+        return False
+    import_solution_cells(notebook_path, names, namespace)
+    return True
 
 
 def _locate(path: Path) -> Path:

@@ -6,7 +6,9 @@ A *unit* is one thing you implement in a notebook (a function, or
 (its kind and arguments), its outputs with their points, the tolerance, the
 shapes of its test cases (the public case first: its inputs are in
 ``assignment/public_checks.npz``; then the hidden cases that run at grading
-time, with other shapes), how each input is drawn, and ``uses``: the other
+time, with other shapes), the case's settings (the arguments that are not
+arrays: ``cell_type``, ``temperature``, ``max_norm``), how each input is
+drawn, and ``uses``: the other
 functions of yours it calls (while grading, they are answered with the right
 results, so one mistake costs points only once).
 
@@ -14,16 +16,21 @@ Nothing here is secret. The hidden cases' *values* come from a private seed
 of the course; their shapes are shown in the feedback anyway.
 
 Shapes are written with the letters N (minibatch), T (time steps), D (input
-size), H (hidden size), V (vocabulary size), W (word-vector size); ``4H`` is
-four times H; ``G`` is the captioning model's gate width, H for the vanilla
-RNN and 4H for the LSTM.
+size), H (hidden size), V (vocabulary size), W (word-vector size), L (layers),
+P (prime length), K (characters to sample); ``4H`` is four times H, ``L-1``
+one less than L; ``G`` is the gate width of the case's cell type: H for the
+vanilla RNN, 4H for the LSTM, 3H for the GRU.
 
 Kinds (the call protocol):
-    'forward'  obj(*inputs) -> (*outputs, cache)
+    'forward'  obj(*inputs, **settings) -> (*outputs, cache)
     'backward' obj(*upstream, cache) -> outputs; the cache is what the
                correct ``forward`` function returns on the case's inputs
     'loss'     CaptioningRNN(...).loss(features, captions) -> (loss, grads)
     'sample'   CaptioningRNN(...).sample(features, max_length=L) -> captions
+    'function' obj(*inputs, **settings) -> outputs (no cache)
+An input named ``grads[0]``, ``grads[1]``, ... is one argument ``grads``, the
+tuple of those arrays; an output named ``clipped[0]``, ... likewise is one
+returned tuple.
 A gradient output is named 'd' + the input it belongs to (dWx <-> Wx), an
 upstream gradient 'd' + the forward output it belongs to (dh <-> h).
 """
@@ -32,11 +39,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Unit", "Case", "Normal", "WordIndices", "Captions", "Protocol", "UNITS",
+from .char_lm import GATES  # gate blocks per cell type: G = GATES[cell_type] * H
+
+__all__ = ["Unit", "Case", "Normal", "Uniform", "WordIndices", "Captions", "Protocol", "UNITS",
            "PARAM_NAMES", "NOTEBOOKS", "PROTOCOLS", "notebook_units"]
 
-RNN_NB, LSTM_NB = "RNN_Captioning", "LSTM_Captioning"
-NOTEBOOKS = (RNN_NB, LSTM_NB)
+RNN_NB, LSTM_NB, LM_NB = "RNN_Captioning", "LSTM_Captioning", "CharRNN_Language_Model"
+NOTEBOOKS = (RNN_NB, LSTM_NB, LM_NB)
 PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
 
 
@@ -55,6 +64,16 @@ class Normal:
         scale = "" if self.scale == 1 else f" * {self.scale}"
         fan_in = f" / sqrt({self.fan_in})" if self.fan_in else ""
         return f"N(0, 1){scale}{fan_in}"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Entries drawn uniformly from [0, 1) (the random numbers a sampler consumes)."""
+
+    shape: tuple
+
+    def describe(self) -> str:
+        return "uniform in [0, 1)"
 
 
 @dataclass(frozen=True)
@@ -89,16 +108,22 @@ class Case:
     hidden: bool = True
     cell_type: str | None = None    # model units
     max_length: int | None = None   # captioning_sample
+    settings: tuple = ()            # (name, value) pairs: the arguments that are not arrays
+
+    @property
+    def gates(self) -> int:
+        """Gate blocks of the case's cell type (1 when it has none)."""
+        return GATES.get(self.cell_type or dict(self.settings).get("cell_type"), 1)
 
 
-def public(**dims) -> Case:
+def public(settings=None, **dims) -> Case:
     cell_type, max_length = dims.pop("cell_type", None), dims.pop("max_length", None)
-    return Case(dims, "", False, cell_type, max_length)
+    return Case(dims, "", False, cell_type, max_length, tuple((settings or {}).items()))
 
 
-def hidden(note, **dims) -> Case:
+def hidden(note, settings=None, **dims) -> Case:
     cell_type, max_length = dims.pop("cell_type", None), dims.pop("max_length", None)
-    return Case(dims, note, True, cell_type, max_length)
+    return Case(dims, note, True, cell_type, max_length, tuple((settings or {}).items()))
 
 
 # ------------------------------------------------------------------------- units
@@ -277,6 +302,107 @@ UNITS = {
 }
 
 
+# ------------------------------------------------------- the language-model notebook
+
+
+_GRU_STEP = _step_inputs(False) | _weights("D", "3H")
+_GRU_SEQUENCE = _sequence_inputs(False) | _weights("D", "3H")
+_GRU_STEP_USES = ("gru_step_forward", "gru_step_backward")
+_CELL_STEPS = ("rnn_step_forward", "lstm_step_forward", "gru_step_forward")
+_CELL_STEPS_BACK = ("rnn_step_backward", "lstm_step_backward", "gru_step_backward")
+_STACK = {"x": Normal(("N", "T", "D")), "h0": Normal(("L", "N", "H"), 0.5),
+          "c0": Normal(("L", "N", "H"), 0.5), "Wx0": Normal(("D", "G"), fan_in="D"),
+          "Wxs": Normal(("L-1", "H", "G"), fan_in="H"), "Whs": Normal(("L", "H", "G"), 0.8,
+                                                                      fan_in="H"),
+          "bs": Normal(("L", "G"), 0.2)}
+_LM = {"Wx0": Normal(("V", "G")), "Wxs": Normal(("L-1", "H", "G"), fan_in="H"),
+       "Whs": Normal(("L", "H", "G"), 0.8, fan_in="H"), "bs": Normal(("L", "G"), 0.2),
+       "W_out": Normal(("H", "V"), 2.0, fan_in="H"), "b_out": Normal(("V",), 0.5)}
+_GRADS = {f"grads[{i}]": Normal(shape) for i, shape in
+          enumerate([("A", "B"), ("B",), ("C", "A", "B")])}
+
+
+def _cell(cell_type):
+    return {"cell_type": cell_type}
+
+
+def _sampling(cell_type, temperature):
+    return {"temperature": temperature, "cell_type": cell_type}
+
+
+UNITS |= {
+    "gru_step_forward": Unit(
+        LM_NB, "gru_step_forward", "forward", _GRU_STEP, {"next_h": 4},
+        (public(N=3, D=4, H=5), hidden("N=1", N=1, D=3, H=4),
+         hidden("H<D", N=4, D=6, H=2), hidden("H>D", N=2, D=2, H=7))),
+    "gru_step_backward": Unit(
+        LM_NB, "gru_step_backward", "backward", _GRU_STEP,
+        {"dx": 2, "dprev_h": 2, "dWx": 2, "dWh": 2, "db": 2},
+        (public(N=4, D=5, H=6), hidden("N=1", N=1, D=3, H=4),
+         hidden("H<D", N=3, D=6, H=2), hidden("H>D", N=2, D=2, H=7)),
+        upstream={"dnext_h": Normal(("N", "H"))}, forward="gru_step_forward"),
+    "gru_forward": Unit(
+        LM_NB, "gru_forward", "forward", _GRU_SEQUENCE, {"h": 4},
+        (public(N=2, T=3, D=5, H=4), hidden("T=1", N=3, T=1, D=4, H=3),
+         hidden("long sequence, T=25", N=2, T=25, D=3, H=4),
+         hidden("N=1", N=1, T=6, D=5, H=5)),
+        uses=("gru_step_forward",)),
+    "gru_backward": Unit(
+        LM_NB, "gru_backward", "backward", _GRU_SEQUENCE,
+        {"dx": 2, "dh0": 2, "dWx": 2, "dWh": 2, "db": 2},
+        (public(N=2, T=4, D=4, H=5), hidden("T=1", N=3, T=1, D=4, H=3),
+         hidden("long sequence, T=25", N=2, T=25, D=3, H=4),
+         hidden("N=1", N=1, T=6, D=5, H=5)),
+        upstream={"dh": Normal(("N", "T", "H"))}, forward="gru_forward", uses=_GRU_STEP_USES),
+    "clip_by_global_norm": Unit(
+        LM_NB, "clip_by_global_norm", "function", _GRADS,
+        {"clipped[0]": 1, "clipped[1]": 1, "clipped[2]": 1, "norm": 1},
+        (public({"max_norm": 1.0}, A=3, B=4, C=2),
+         hidden("max_norm above the norm (nothing to clip)", {"max_norm": 100.0}, A=2, B=3, C=2),
+         hidden("max_norm just below the norm", {"max_norm": 4.0}, A=3, B=2, C=1),
+         hidden("one tiny array among large ones", {"max_norm": 0.5}, A=1, B=5, C=3))),
+    "truncated_bptt_step": Unit(
+        LM_NB, "truncated_bptt_step", "function",
+        {"inputs": WordIndices(("N", "T")), "targets": WordIndices(("N", "T")),
+         "h0": Normal(("L", "N", "H"), 0.5), "c0": Normal(("L", "N", "H"), 0.5)} | _LM,
+        {"loss": 2, "dWx0": 1, "dWxs": 1, "dWhs": 1, "dbs": 1, "dW_out": 1, "db_out": 1,
+         "next_h": 1, "next_c": 1},
+        (public(_cell("gru"), N=2, T=5, V=6, H=4, L=2),
+         hidden("LSTM cell, T=1", _cell("lstm"), N=3, T=1, V=5, H=3, L=2),
+         hidden("RNN cell, one layer, N=1", _cell("rnn"), N=1, T=8, V=7, H=5, L=1),
+         hidden("LSTM cell, three layers", _cell("lstm"), N=2, T=3, V=4, H=3, L=3)),
+        uses=("multilayer_forward", "multilayer_backward") + _CELL_STEPS + _CELL_STEPS_BACK),
+    "sample_chars": Unit(
+        LM_NB, "sample_chars", "function",
+        {"prime": WordIndices(("P",)), "h0": Normal(("L", "1", "H"), 0.5),
+         "c0": Normal(("L", "1", "H"), 0.5)} | _LM | {"uniforms": Uniform(("K",))},
+        {"sampled": 4},
+        (public(_sampling("gru", 0.5), P=3, K=12, V=6, H=5, L=2),
+         hidden("temperature 2, LSTM cell", _sampling("lstm", 2.0), P=2, K=10, V=7, H=4, L=2),
+         hidden("temperature 1, RNN cell, one layer", _sampling("rnn", 1.0), P=4, K=15, V=5, H=6,
+                L=1),
+         hidden("prime of one character, K=1", _sampling("gru", 1.0), P=1, K=1, V=8, H=3, L=1)),
+        uses=("multilayer_forward",) + _CELL_STEPS),
+    "multilayer_forward": Unit(
+        LM_NB, "multilayer_forward", "forward", _STACK, {"h": 3, "hT": 2, "cT": 1},
+        (public(_cell("gru"), N=2, T=3, D=4, H=5, L=2),
+         hidden("LSTM cell, three layers", _cell("lstm"), N=2, T=4, D=3, H=4, L=3),
+         hidden("RNN cell, one layer, T=1", _cell("rnn"), N=3, T=1, D=5, H=3, L=1),
+         hidden("GRU cell, N=1, H>D", _cell("gru"), N=1, T=5, D=2, H=6, L=2)),
+        uses=_CELL_STEPS),
+    "multilayer_backward": Unit(
+        LM_NB, "multilayer_backward", "backward", _STACK,
+        {"dx": 2, "dh0": 2, "dc0": 1, "dWx0": 1, "dWxs": 1, "dWhs": 2, "dbs": 1},
+        (public(_cell("gru"), N=2, T=3, D=3, H=4, L=2),
+         hidden("LSTM cell, three layers", _cell("lstm"), N=2, T=4, D=3, H=4, L=3),
+         hidden("RNN cell, one layer, T=1", _cell("rnn"), N=3, T=1, D=5, H=3, L=1),
+         hidden("GRU cell, N=1, H>D", _cell("gru"), N=1, T=5, D=2, H=6, L=2)),
+        upstream={"dh": Normal(("N", "T", "H")), "dhT": Normal(("L", "N", "H")),
+                  "dcT": Normal(("L", "N", "H"))},
+        forward="multilayer_forward", uses=_CELL_STEPS_BACK),
+}
+
+
 def _check_table():
     """The declarations agree with the protocol rules (checked when the module loads)."""
     for name, unit in UNITS.items():
@@ -298,5 +424,5 @@ PROTOCOLS = {name: unit.protocol for name, unit in UNITS.items()}
 
 
 def notebook_units(notebook) -> dict:
-    """The units of one notebook ('RNN_Captioning' or 'LSTM_Captioning'), in order."""
+    """The units of one notebook (a name of ``NOTEBOOKS``), in order."""
     return {k: u for k, u in UNITS.items() if u.notebook == notebook}

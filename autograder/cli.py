@@ -31,7 +31,10 @@ def _cmd_data(args, rest):
 
 def _cmd_demo(args, rest):
     from .demo.demo import run_demo, run_grading_demo
+    from .demo.lm_demo import report, train_language_model
     run_demo(out_dir=args.out, data_dir=args.data_dir, num_epochs=args.epochs)
+    print("\ntraining the reference character language model (LSTM) ...")
+    print(report(train_language_model()))
     if not args.no_grading:
         run_grading_demo(out_dir=args.out)
     return 0

@@ -19,7 +19,7 @@ from assignment.layers import (sigmoid, temporal_affine_backward, temporal_affin
 from assignment.notebook_import import import_solution_cells
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-UNITS = ["gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward", "cell_steps",
+UNITS = ["gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward", "cell_steps_provided",
          "multilayer_forward", "multilayer_backward", "clip_by_global_norm",
          "truncated_bptt_step", "sample_chars"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assignment import checks
-from assignment.units import UNITS, Captions, Normal, WordIndices
+from assignment.units import UNITS, Captions, Normal, Uniform, WordIndices
 from autograder.answer_key import solution
 from autograder.answer_key.check_files import build_references, load_cases
 from autograder.answer_key.inputs import case_settings, make_inputs
@@ -60,8 +60,8 @@ def test_an_edit_must_match_its_cell_exactly_once():
         build((Edit("rnn_forward", "no such snippet", ""),))
     with pytest.raises(ValueError, match=r"occurs (?!1 )\d+ times"):
         build((Edit("rnn_backward", "dW", "dV"),))
-    with pytest.raises(ValueError, match="no solution cell named gru_forward"):
-        build((Edit("gru_forward", "a", "b"),))
+    with pytest.raises(ValueError, match="no solution cell named lstm_sequence"):
+        build((Edit("lstm_sequence", "a", "b"),))
 
 
 def test_an_edited_step_is_what_the_sequence_function_of_the_same_build_calls():
@@ -124,11 +124,14 @@ def test_mistake_names_are_unique_within_each_unit_and_every_hint_is_a_sentence(
 
 def _declared_shape(spec, case):
     sizes = dict(case.dims)
-    sizes["G"] = 4 * sizes.get("H", 0) if case.cell_type == "lstm" else sizes.get("H")
+    cell_type = case.cell_type or dict(case.settings).get("cell_type")
+    sizes["G"] = {"lstm": 4, "gru": 3}.get(cell_type, 1) * sizes.get("H", 0)
     shape = []
     for entry in spec.shape:
-        if entry == "T+1":
-            shape.append(sizes["T"] + 1)
+        if entry in ("T+1", "L-1"):
+            shape.append(sizes[entry[0]] + int(entry[1:]))
+        elif entry.isdigit():
+            shape.append(int(entry))
         elif entry[0].isdigit():  # '4H': four times H
             shape.append(int(entry[:-1]) * sizes[entry[-1]])
         else:
@@ -149,10 +152,12 @@ def test_every_case_is_drawn_as_its_unit_declares(name):
             assert inputs[key].dtype.kind == kind and inputs[key].dtype.itemsize in (4, 8)
             if isinstance(spec, WordIndices):
                 assert 0 <= inputs[key].min() and inputs[key].max() < case.dims["V"]
+            if isinstance(spec, Uniform):
+                assert 0 <= inputs[key].min() and inputs[key].max() < 1
             if isinstance(spec, Normal) and inputs[key].size > 1:
                 assert np.isfinite(inputs[key]).all() and inputs[key].std() > 0
         if unit.kind == "backward":
-            cache = ref[unit.forward](*(inputs[k] for k in unit.inputs))[-1]
+            cache = ref[unit.forward](*(inputs[k] for k in unit.inputs), **dict(case.settings))[-1]
             assert type(inputs["cache"]) is type(cache)
         if case.cell_type:
             words = case_settings(case)["words"]

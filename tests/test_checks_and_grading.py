@@ -46,7 +46,8 @@ from autograder.answer_key.inputs import make_inputs
 from autograder.answer_key.grading_inputs import build_grading_inputs
 from autograder.answer_key.mistakes import MISTAKES
 from autograder.answer_key.seeds import hidden_seed
-from autograder.answer_key.solution import reference
+from autograder.answer_key.solution import _setup as solution_setup
+from autograder.answer_key.solution import reference, solution_cells
 from autograder.grading.scoring import score_unit
 
 # the kernel module is imported as a top-level module, as in a grading kernel
@@ -139,7 +140,7 @@ def test_every_known_mistake_is_named_with_its_hint(mistake, grading, capsys):
         with pytest.raises(AssertionError, match=mistake.unit):
             check_unit(mistake.unit, mistake.impl)
         out = capsys.readouterr().out
-        wrong = set(re.findall(r"^  (\w+) +WRONG", out, re.M))
+        wrong = set(re.findall(r"^  ([\w\[\]]+) +WRONG", out, re.M))
         assert wrong and wrong <= {k for c in cases for k in c.mistakes[mistake.name]}
         assert mistake.hint in out
     else:  # only some hidden shapes show it (a transposed Wx needs D == H)
@@ -568,3 +569,55 @@ def test_the_committed_public_checks_are_a_fresh_build(tmp_path):
     # the build is deterministic: the committed file is exactly what it writes
     assert (tmp_path / "public.npz").read_bytes() == checks.PUBLIC_CHECKS.read_bytes(), \
         "rebuild it with `python -m autograder.answer_key.check_files` and commit it"
+
+
+# ------------------------------------------- the language-model notebook ('function' units)
+
+
+def _language_model_notebook(edits=()) -> dict:
+    """The language-model notebook's cells, solved, run alone (no captioning notebook beside it)."""
+    namespace = {**solution_setup(), "__name__": "__notebook__"}
+    for notebook, cell, source in solution_cells():
+        if notebook == "CharRNN_Language_Model.ipynb":
+            for edit in edits:
+                source = edit.apply(source) if edit.cell == cell else source
+            exec(compile(source, f"<{cell}>", "exec"), namespace)
+    return namespace
+
+
+def test_a_function_unit_gets_its_settings_as_keywords_and_a_tuple_of_named_arrays():
+    seen = {}
+
+    def clip(grads, max_norm):
+        seen.update(grads=grads, max_norm=max_norm)
+        return tuple(g * 0 for g in grads), np.float64(7.0)
+
+    inputs = make_inputs("clip_by_global_norm", UNITS["clip_by_global_norm"].cases[0],
+                         np.random.default_rng(0))
+    run = checks.execute("clip_by_global_norm", clip, inputs, {"max_norm": 0.25})
+    assert isinstance(seen["grads"], tuple) and seen["max_norm"] == 0.25
+    assert [g.shape for g in seen["grads"]] == [inputs[f"grads[{i}]"].shape for i in range(3)]
+    assert list(run.outputs) == ["clipped[0]", "clipped[1]", "clipped[2]", "norm"]
+    assert float(run.outputs["norm"]) == 7.0 and not run.outputs["clipped[1]"].any()
+
+
+def test_a_returned_tuple_of_the_wrong_length_is_named_in_the_error():
+    inputs = make_inputs("clip_by_global_norm", UNITS["clip_by_global_norm"].cases[0],
+                         np.random.default_rng(0))
+    with pytest.raises(checks.StudentCodeError, match="clipped as a tuple of 3 arrays, one per "
+                                                      "array it is given; it returned 2 of them"):
+        checks.execute("clip_by_global_norm", lambda grads, max_norm: (grads[:2], 1.0),
+                       inputs, {"max_norm": 1.0})
+
+
+def test_the_language_model_notebook_alone_with_a_wrong_gru_step_loses_only_its_points(grading):
+    """Without the captioning notebooks and with a wrong GRU step, the units that call the
+    steps (any cell type) still earn everything: the replay stubs answer their calls."""
+    wrong = next(m for m in MISTAKES if (m.unit, m.name) == ("gru_step_forward", "z_swapped"))
+    ns = _language_model_notebook(wrong.edits)
+    assert not {"rnn_step_forward", "lstm_step_forward", "lstm_step_backward"} & set(ns)
+    assert grade_unit("gru_step_forward", ns["gru_step_forward"], ns) == 0.0
+    for unit in ("gru_forward", "multilayer_forward", "multilayer_backward",
+                 "truncated_bptt_step", "sample_chars", "clip_by_global_norm"):
+        assert grade_unit(unit, ns[unit], ns) == UNITS[unit].points, unit
+    assert "lstm_step_forward" not in ns  # the stubs are gone again

@@ -323,3 +323,25 @@ def test_a_cluster_with_an_older_grading_kernel_is_refused(course, tmp_path):
         assert not (course.root / "grading" / "results" / "erin").exists()
     finally:
         cluster.close()
+
+
+def test_a_sandboxed_kernel_reads_the_language_model_corpora():
+    """The language-model notebook loads its text while it is graded: the worker hands the
+    corpora to the sandbox, read-only."""
+    import nbformat
+
+    from autograder.grading.fingerprint import worker_code_version
+    from autograder.grading.worker import JOB_FORMAT, execute_job
+    cell = nbformat.v4.new_code_cell(
+        "from assignment.char_data import CORPORA, load_corpus\n"
+        "print('characters:', min(len(load_corpus(name)) for name in CORPORA))")
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    job = {"format": JOB_FORMAT, "code": worker_code_version(), "student": "s", "notebook": "n",
+           "nb": nb, "files": {},
+           "inputs_name": "grading_inputs.npz"}
+    result = execute_job(job, b"", {})
+    executed = nbformat.reads(result["nb"], as_version=4)
+    assert result["status"] == "ok", result["reason"]
+    printed = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    assert "characters:" in printed, executed.cells[0].outputs  # no FileNotFoundError
+    assert int(printed.split("characters:")[1]) > 100_000

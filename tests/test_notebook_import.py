@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from assignment.notebook_import import NotebookImportError, import_solution_cells
+from assignment.notebook_import import (NotebookImportError, import_if_present,
+                                        import_solution_cells)
 
 
 def solution_cell(grade_id, source):
@@ -263,3 +264,34 @@ def test_autograde_finds_the_students_submitted_notebook(tmp_path, monkeypatch):
     monkeypatch.delenv("NBGRADER_EXECUTION")  # outside grading the notebooks must sit together
     with pytest.raises(NotebookImportError, match="same folder"):
         import_solution_cells("RNN_Captioning.ipynb", ["step"], {})
+
+
+def test_import_if_present_imports_a_notebook_that_is_there(rnn_notebook):
+    ns = {}
+    assert import_if_present(rnn_notebook, ["step"], ns) is True
+    assert ns["step"](3) == 6
+
+
+def test_import_if_present_does_nothing_when_the_notebook_is_not_there(tmp_path):
+    ns = {"kept": 1}
+    assert import_if_present(tmp_path / "RNN_Captioning.ipynb", ["step"], ns) is False
+    assert ns == {"kept": 1}
+
+
+def test_import_if_present_still_reports_a_broken_cell_of_a_notebook_that_is_there(tmp_path):
+    path = write_notebook(tmp_path / "RNN_Captioning.ipynb",
+                          [solution_cell("step_solution", "def step(x:\n    return x\n")])
+    with pytest.raises(NotebookImportError, match="step_solution"):
+        import_if_present(path, ["step"], {})
+
+
+def test_import_if_present_finds_the_submitted_copy_while_grading(tmp_path, monkeypatch):
+    submitted = tmp_path / "course" / "submitted" / "alice" / "rnn_captioning"
+    autograded = tmp_path / "course" / "autograded" / "alice" / "rnn_captioning"
+    submitted.mkdir(parents=True)
+    autograded.mkdir(parents=True)
+    write_notebook(submitted / "RNN_Captioning.ipynb", [solution_cell("step_solution", STEP)])
+    monkeypatch.chdir(autograded)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    ns = {}
+    assert import_if_present("RNN_Captioning.ipynb", ["step"], ns) is True and ns["step"](1) == 2

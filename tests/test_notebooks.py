@@ -166,10 +166,11 @@ def test_the_answer_key_gets_what_the_notebooks_set_up_cells_give():
             assert notebooks[name] is value, name
 
 
-def test_every_solution_cell_is_in_the_answer_key():
+def test_every_solution_and_provided_cell_is_in_the_answer_key():
     cells = [meta["grade_id"] for name in NOTEBOOKS for c, meta in _nbgrader_cells(name)
-             if c["cell_type"] == "code" and meta["grade_id"].endswith("_solution")]
-    assert [f"{cell}_solution" for _, cell, _ in solution.solution_cells()] == cells
+             if c["cell_type"] == "code" and meta["grade_id"].endswith(("_solution", "_provided"))]
+    assert [solution._grade_ids()[cell] for _, cell, _ in solution.solution_cells()] == cells
+    assert any(grade_id.endswith("_provided") for grade_id in cells)
     for unit in UNITS.values():
         assert unit.obj in ref.names, unit.obj
 
@@ -192,6 +193,7 @@ def test_generation_adds_the_check_and_graded_cells_of_a_unit_that_has_none():
     graded = generated["cells"][at + 2]
     assert graded["metadata"]["nbgrader"]["points"] == UNITS["rnn_forward"].points
     assert _source(graded) == cells.graded_cell_source("rnn_forward")
+    assert [c["id"] for c in generated["cells"][at + 1:at + 3]] == ids[at + 1:at + 3]
 
 
 def _grade_id(cell):

@@ -17,6 +17,7 @@ Everything here runs in float64 on the NumPy backend. What is checked:
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import numpy as np
@@ -193,14 +194,16 @@ def _layer_cases():
     cases = {}
     for name, unit in UNITS.items():
         if unit.kind == "backward":
-            inputs = make_inputs(name, unit.cases[0], np.random.default_rng(20))
-            cases[name] = (ref[unit.forward], ref[name], {k: inputs[k] for k in unit.inputs})
+            case = unit.cases[0]
+            inputs = make_inputs(name, case, np.random.default_rng(20))
+            forward = functools.partial(ref[unit.forward], **dict(case.settings))  # cell_type
+            cases[name] = (forward, ref[name], {k: inputs[k] for k in unit.inputs})
     return cases
 
 
 def _gated(unit_name):
     """A gated cell: its weights stack several gates (a declared width such as '4H')."""
-    return any(size[0].isdigit() for spec in UNITS[unit_name].inputs.values()
+    return any(size[0].isdigit() or size == "G" for spec in UNITS[unit_name].inputs.values()
                for size in spec.shape)
 
 

@@ -32,7 +32,8 @@ from assignment.formats.check_file import read_check_file
 from assignment.units import UNITS
 from autograder.release.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.release.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
-                                check_points_against_units, graded_cells, release)
+                                autograde_copy, check_points_against_units, graded_cells,
+                                release)
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -204,6 +205,24 @@ def test_release_check_gave_the_solutions_every_point_and_the_untouched_release_
     assert {g: s for g, (s, m) in scores[UNTOUCHED_STUDENT].items()} == {g: 0 for g in ids}
 
 
+def test_the_language_model_notebook_handed_in_alone_is_graded_on_its_own(released, tmp_path):
+    """A course may hand out any of the notebooks: the language model's, submitted alone, gets
+    every autograded point of its own units (those that call RNN and LSTM steps it does not
+    have included); the notebooks not handed in earn nothing."""
+    name = "CharRNN_Language_Model.ipynb"
+    folder = tmp_path / "alone"
+    folder.mkdir()
+    (folder / name).write_bytes((released.course.source_dir(ASSIGNMENT) / name).read_bytes())
+    start = time.perf_counter()
+    _, scores = autograde_copy(released.course, ASSIGNMENT, {"lm-only": folder}, tmp_path / "w")
+    print(f"\ngrading {name} alone (sandboxed, recorded by nbgrader): "
+          f"{time.perf_counter() - start:.1f} s")
+    mine = {f"test_{unit}": u.points for unit, u in UNITS.items() if u.notebook == name[:-6]}
+    got = scores["lm-only"]
+    assert {g: got[g][0] for g in mine} == mine
+    assert all(not s for g, (s, m) in got.items() if g not in mine and g not in WRITTEN)
+
+
 def test_points_that_disagree_with_units_stop_the_release():
     table = graded_cells(REPO / "notebooks")
     check_points_against_units(table)  # the committed notebooks agree
@@ -292,7 +311,8 @@ def test_bundle_holds_exactly_the_student_files(released, bundle):
     package = {p.relative_to(REPO).as_posix() for p in (REPO / "assignment").rglob("*.py")}
     expected = {f"{ASSIGNMENT}/{p}" for p in package | set(NOTEBOOKS) | {
         "assignment/public_checks.npz", "README.md", "pyproject.toml", "environment.yml",
-        "datasets/get_coco_captioning.py"}}
+        "datasets/get_coco_captioning.py"} | {
+        f"datasets/corpora/{p.name}" for p in (REPO / "datasets" / "corpora").iterdir()}}
     assert set(bundle) == expected
     assert list(bundle) == sorted(bundle)  # sorted entries, for reproducible bytes
     for name in NOTEBOOKS:
@@ -348,7 +368,8 @@ def test_student_environment_matches_the_student_pyproject(bundle):
 def test_student_readme_says_how_to_install_build_data_work_and_submit(bundle):
     readme = bundle[f"{ASSIGNMENT}/README.md"].decode()
     for needed in ("pip install -e .", "python -m assignment.synthetic_coco", "jupyter lab",
-                   "RNN_Captioning.ipynb", "LSTM_Captioning.ipynb", "Submit",
+                   "RNN_Captioning.ipynb", "LSTM_Captioning.ipynb",
+                   "CharRNN_Language_Model.ipynb", "Submit",
                    f"**assignment total** | **{TOTAL:g}**"):
         assert needed in readme
     assert "{point_table}" not in readme
@@ -359,12 +380,15 @@ def test_bundle_package_imports_from_the_unpacked_folder(bundle, tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     code = ("import assignment, assignment.checks as c, assignment.data, assignment.synthetic_coco; "
-            "print(assignment.__file__); print(len(c.public_checks()))")
+            "print(assignment.__file__); print(len(c.public_checks())); "
+            "from assignment.char_data import CORPORA, load_corpus; "
+            "print(min(len(load_corpus(name)) for name in CORPORA))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / ASSIGNMENT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0].startswith(str(tmp_path))
     assert int(out.stdout.splitlines()[1]) == len(UNITS)
+    assert int(out.stdout.splitlines()[2]) > 100_000  # the corpora reach students
 
 
 def test_student_bundle_builds_a_wheel_with_only_the_assignment_package(bundle, tmp_path):
@@ -432,7 +456,9 @@ def autograded(released, tmp_path_factory):
         folder.mkdir(parents=True)
         notebook = _edited_solution(json.loads(json.dumps(source)), grade_id, edit)
         (folder / "RNN_Captioning.ipynb").write_text(json.dumps(notebook, indent=1))
-        shutil.copy2(REPO / "notebooks" / "LSTM_Captioning.ipynb", folder)
+        for other in NOTEBOOKS:  # the other notebooks, solved
+            if other != "RNN_Captioning.ipynb":
+                shutil.copy2(REPO / "notebooks" / other, folder)
     env = tools_env()
     env.pop(REFERENCES_ENV, None)  # the course's nbgrader_config.py sets it
     start = time.perf_counter()

@@ -361,6 +361,10 @@ def test_the_grading_inputs_hold_no_expected_value(references, grading_inputs):
                     value = np.asarray(value, dtype=np.float64)
                     if value.size <= 1:
                         continue  # a scalar loss proves nothing either way
+                    if any(np.array_equal(value, v) for k, v in case.inputs.items()
+                           if k != "cache"):
+                        continue  # an output that is an input by definition (c0 passed through
+                        # a GRU; gradients already within max_norm): nothing to hide
                     for a in by_size.get(value.size, []):  # not even reshaped or to round-off
                         assert not np.allclose(a, value.reshape(-1), rtol=1e-6, atol=1e-12), \
                             f"{name}, {case.label}: {output} is in the file"

@@ -9,6 +9,7 @@ reference while the grader records its calls.
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = ["StudentCodeError", "StudentTimeout", "Execution", "execute", "timeou
 _array = np.array
 
 _MODEL_METHODS = {"loss": "CaptioningRNN.loss", "sample": "CaptioningRNN.sample"}
+_ELEMENT = re.compile(r"^(\w+)\[(\d+)\]$")  # 'grads[0]': element 0 of the tuple 'grads'
 
 
 def display_name(unit) -> str:
@@ -113,6 +115,47 @@ def _unpack(what, result, names, cache: bool) -> list:
     return list(result)
 
 
+def _arguments(arrays: dict) -> list:
+    """The positional arguments: 'grads[0]', 'grads[1]'... become one tuple 'grads'."""
+    args, tuples = [], {}
+    for name, value in arrays.items():
+        element = _ELEMENT.match(name)
+        if element is None:
+            args.append(value)
+        elif element.group(1) not in tuples:
+            tuples[element.group(1)] = [value]
+            args.append(tuples[element.group(1)])
+        else:
+            tuples[element.group(1)].append(value)
+    return [tuple(a) if isinstance(a, list) else a for a in args]
+
+
+def _returned(outputs) -> list:
+    """The names of the returned values: 'clipped[0]', 'clipped[1]' are one tuple 'clipped'."""
+    return list(dict.fromkeys(m.group(1) if (m := _ELEMENT.match(name)) else name
+                              for name in outputs))
+
+
+def _flattened(what, values, outputs) -> list:
+    """One value per declared output: a returned tuple gives its elements."""
+    flat, returned = [], dict(zip(_returned(outputs), values))
+    for name in outputs:
+        element = _ELEMENT.match(name)
+        if element is None:
+            flat.append(returned[name])
+            continue
+        group, index = element.group(1), int(element.group(2))
+        value = returned[group]
+        count = sum(1 for o in outputs if o.startswith(group + "["))
+        if not isinstance(value, (tuple, list)) or len(value) != count:
+            got = (f"{len(value)} of them" if isinstance(value, (tuple, list))
+                   else f"one {type(value).__name__}")
+            raise StudentCodeError(f"{what} should return {group} as a tuple of {count} arrays, "
+                                   f"one per array it is given; it returned {got}.")
+        flat.append(value[index])
+    return flat
+
+
 def _changed(before: dict, after: dict) -> list:
     """Names of the arrays that student code modified in place."""
     return [k for k in before
@@ -131,9 +174,11 @@ class Execution:
 def execute(unit, obj, inputs, settings) -> Execution:
     """Run ``obj`` (a student's or the reference's) on one case of ``unit``.
 
-    Every array handed to ``obj`` is a fresh copy; a backward unit gets a
-    fresh copy of the case's cache (``inputs["cache"]``, made by a correct
-    forward pass), never one made by other student code. Raises
+    A forward or function unit is called with the case's ``settings`` as
+    keyword arguments (``cell_type="gru"``); a backward unit's settings only
+    made its cache. Every array handed to ``obj`` is a fresh copy; a backward
+    unit gets a fresh copy of the case's cache (``inputs["cache"]``, made by a
+    correct forward pass), never one made by other student code. Raises
     StudentCodeError for anything the code does wrong that stops the check
     (an exception, a missing return value).
     """
@@ -141,10 +186,12 @@ def execute(unit, obj, inputs, settings) -> Execution:
     if not callable(obj):
         raise StudentCodeError(f"{unit}: expected a function (or the CaptioningRNN class), got "
                                f"a {type(obj).__name__}.")
-    if p.kind == "forward":
+    if p.kind in ("forward", "function"):
         args = _copies({k: inputs[k] for k in p.inputs})
-        result = _call(unit, obj, *args.values())
-        outs = _unpack(unit, result, p.outputs, cache=True)[:-1]
+        result = _call(unit, obj, *_arguments(args), **settings)
+        forward = p.kind == "forward"
+        outs = _unpack(unit, result, _returned(p.outputs), cache=forward)
+        outs = _flattened(unit, outs[:-1] if forward else outs, p.outputs)
         return Execution(dict(zip(p.outputs, map(to_host, outs))),
                          changed=_changed(_copies({k: inputs[k] for k in p.inputs}), args))
     if p.kind == "backward":

@@ -2,11 +2,11 @@
 
 Every input is drawn, in the order the unit declares its inputs (then its
 upstream gradients), from the case's own generator: ``Normal`` and
-``WordIndices`` draws directly, ``Captions`` by the recipe below. The scales
+``Uniform`` and ``WordIndices`` draw directly, ``Captions`` by the recipe below. The scales
 keep every gradient well conditioned: tanh and sigmoid arguments of order
 one, recurrent weights with gain 0.8, upstream gradients N(0, 1). A backward
 unit's case also gets ``"cache"``: what the answer key's forward pass returns
-as its cache on these inputs, so a wrong forward pass costs only its own
+as its cache on these inputs (and the case's settings), so a wrong forward pass costs only its own
 points. A unit with a ``recipe`` (the sampler) draws through it.
 """
 
@@ -17,18 +17,19 @@ import re
 import numpy as np
 
 from assignment.coco_format import END_INDEX, SPECIAL_TOKENS, START_INDEX
-from assignment.units import UNITS, Captions, Case, Normal, WordIndices
+from assignment.units import UNITS, Captions, Case, Normal, Uniform, WordIndices
 
 from .solution import reference
 
 __all__ = ["make_inputs", "case_settings"]
 
-_SIZE = re.compile(r"^(\d*)([A-Za-z]+)([+-]\d+)?$")
+_SIZE = re.compile(r"^(\d*)([A-Za-z]*)([+-]\d+)?$")
 
 
 def case_settings(case: Case) -> dict:
-    """What a model case needs besides arrays: cell type, vocabulary, max_length."""
-    settings = {}
+    """What a case needs besides arrays: its declared settings; for a model case the cell type,
+    the vocabulary and max_length."""
+    settings = dict(case.settings)
     if case.cell_type:
         V = case.dims["V"]
         settings["cell_type"] = case.cell_type
@@ -40,17 +41,18 @@ def case_settings(case: Case) -> dict:
 
 def _sizes(case: Case) -> dict:
     sizes = dict(case.dims)
-    if "H" in sizes:  # the captioning model's gate width
-        sizes["G"] = 4 * sizes["H"] if case.cell_type == "lstm" else sizes["H"]
+    if "H" in sizes:  # the gate width of the case's cell type
+        sizes["G"] = case.gates * sizes["H"]
     return sizes
 
 
 def _shape(shape, sizes) -> tuple:
-    """('N', '4H', 'T+1') -> (N, 4 * H, T + 1)."""
+    """('N', '4H', 'T+1', '1') -> (N, 4 * H, T + 1, 1)."""
     out = []
     for entry in shape:
         factor, name, offset = _SIZE.match(entry).groups()
-        out.append(int(factor or 1) * sizes[name] + int(offset or 0))
+        size = sizes[name] if name else 1
+        out.append(int(factor or 1) * size + int(offset or 0))
     return tuple(out)
 
 
@@ -69,6 +71,8 @@ def _draw(spec, sizes, rng):
     shape = _shape(spec.shape, sizes)
     if isinstance(spec, WordIndices):
         return rng.integers(0, sizes["V"], size=shape).astype(np.int32)
+    if isinstance(spec, Uniform):
+        return rng.random(shape)
     if isinstance(spec, Captions):
         return _captions(rng, shape[0], shape[1] - 1, sizes["V"])
     if isinstance(spec, Normal):
@@ -132,5 +136,5 @@ def make_inputs(name: str, case: Case, rng: np.random.Generator) -> dict:
         inputs[upstream] = _draw(spec, sizes, rng)
     if unit.kind == "backward":
         forward = getattr(reference(), unit.forward)
-        inputs["cache"] = forward(*(inputs[k] for k in unit.inputs))[-1]
+        inputs["cache"] = forward(*(inputs[k] for k in unit.inputs), **dict(case.settings))[-1]
     return inputs

@@ -137,6 +137,64 @@ _RNN_BACKWARD = {
                           "rnn_step_backward(dh[:, t] if t == T - 1 else dprev_h,")],
 }
 
+_GRU_STEP = {
+    "gate_order_zr": [("r, z = rz[:, :H], rz[:, H:]", "z, r = rz[:, :H], rz[:, H:]")],
+    "reset_before_product": [("n = xp.tanh(ax[:, 2 * H:] + r * hn)",
+                              "n = xp.tanh(ax[:, 2 * H:] + (r * prev_h) @ Wh[:, 2 * H:])")],
+    "z_swapped": [("next_h = (1 - z) * n + z * prev_h", "next_h = z * n + (1 - z) * prev_h")],
+}
+_GRU_STEP_BACK = {
+    "dprev_h_without_z": [("dprev_h = dnext_h * z + dah @ Wh.T", "dprev_h = dah @ Wh.T")],
+    "gate_order_zr": [("dax[:, :H] = dr * r * (1 - r)\n    dax[:, H:2 * H] = dz * z * (1 - z)",
+                       "dax[:, H:2 * H] = dr * r * (1 - r)\n    dax[:, :H] = dz * z * (1 - z)")],
+    "z_swapped": [("dn = dnext_h * (1 - z)\n    dz = dnext_h * (prev_h - n)",
+                   "dn = dnext_h * z\n    dz = dnext_h * (n - prev_h)"),
+                  ("dprev_h = dnext_h * z + dah", "dprev_h = dnext_h * (1 - z) + dah")],
+    "db_averaged": [("db = dax.sum(axis=0)", "db = dax.mean(axis=0)")],
+}
+_GRU_BACKWARD = {
+    "carried_dropped": [("gru_step_backward(dh[:, t] + dprev_h, steps[t])",
+                         "gru_step_backward(dh[:, t], steps[t])")],
+}
+_CLIP = {
+    "clipped_per_element": [("clipped = tuple(g * scale for g in grads)",
+                             "clipped = tuple(xp.clip(g, -max_norm, max_norm) for g in grads)")],
+    "clipped_per_array": [("clipped = tuple(g * scale for g in grads)",
+                           "clipped = tuple(g * (max_norm / xp.maximum(xp.sqrt((g * g).sum()), "
+                           "max_norm)) for g in grads)")],
+    "norm_not_square_root": [("norm = xp.sqrt(sum((g * g).sum() for g in grads))",
+                              "norm = sum((g * g).sum() for g in grads)")],
+}
+_TBPTT = {
+    "state_not_carried_in": [("multilayer_forward(x, h0, c0, Wx0,",
+                              "multilayer_forward(x, xp.zeros_like(h0), xp.zeros_like(c0), Wx0,")],
+    "state_not_returned": [("next_h, next_c = hT.copy(), cT.copy()",
+                            "next_h, next_c = h0.copy(), c0.copy()")],
+    "loss_per_sequence": [("    loss, dscores = loss / T, dscores / T  # per character, not per "
+                           "sequence\n", "")],
+}
+_SAMPLE_CHARS = {
+    "temperature_after_softmax": [("shifted = scores / temperature ", "shifted = scores "),
+                                  ("p /= p.sum()\n",
+                                   "p /= p.sum()\n        p = p / temperature\n")],
+    "sampled_not_fed_back": [("one_hot[index][None, None]", "one_hot[prime[-1]][None, None]")],
+    "argmax_not_sampled": [("index = min(int(xp.searchsorted(xp.cumsum(p), uniforms[k], "
+                            "side=\"right\")), V - 1)", "index = int(xp.argmax(p))")],
+    "state_restarted": [("one_hot[index][None, None], h_state, c_state,",
+                         "one_hot[index][None, None], h0, c0,")],
+}
+_STACK = {
+    "same_state_every_layer": [("prev_h, prev_c, steps = h0[l], c0[l], []",
+                                "prev_h, prev_c, steps = h0[0], c0[0], []")],
+}
+_STACK_BACK = {
+    "carried_dropped": [("dout[:, t] + dprev_h, dprev_c, steps[t])",
+                        "dout[:, t], dprev_c, steps[t])")],
+    "last_state_gradient_ignored": [("dprev_h, dprev_c = dhT[l], dcT[l]",
+                                     "dprev_h, dprev_c = xp.zeros_like(dhT[l]), "
+                                     "xp.zeros_like(dcT[l])")],
+}
+
 _H = {
     "transposed_Wh": "Wh looks transposed: the recurrence is prev_h @ Wh, (N, H) @ (H, H), "
                      "not prev_h @ Wh.T.",
@@ -196,6 +254,48 @@ _H = {
     "word_not_fed_back": "Feed each chosen word back in: the input of step t+1 is the word "
                          "chosen at step t (W_embed[word]). It looks like every step reads "
                          "<START>.",
+    "gate_order_zr": "The GRU's gates look swapped: the 3H columns are stacked r, z, n (reset, "
+                     "update, candidate), so r is the first block and z the second.",
+    "gate_order_zr_back": "The gradient blocks of the GRU's gates look swapped: stack them in the "
+                          "order of the forward pass, r, z, n.",
+    "reset_before_product": "The reset gate scales the product, not the state: n = tanh(x Wx_n + "
+                            "b_n + r * (prev_h @ Wh_n)), with r applied after prev_h @ Wh_n.",
+    "z_swapped": "z and 1 - z look swapped: next_h = (1 - z) * n + z * prev_h, so z = 1 keeps "
+                 "the old state.",
+    "z_swapped_back": "z and 1 - z look swapped in the backward pass: next_h = (1 - z) * n + "
+                      "z * prev_h, so dn = dnext_h * (1 - z) and prev_h gets dnext_h * z.",
+    "dprev_h_without_z": "prev_h also reaches next_h directly, through z * prev_h: add dnext_h * z "
+                         "to dprev_h.",
+    "carried_dropped_stack": "The gradient reaching a layer's h_t is the gradient from the layer "
+                             "above plus the one coming back from step t+1 of the same layer; the "
+                             "second part seems to be missing.",
+    "last_state_gradient_ignored": "dhT and dcT are gradients of each layer's last state: they "
+                                   "enter at the last step of each layer (start dprev_h, dprev_c "
+                                   "from them, not from zeros).",
+    "same_state_every_layer": "Each layer starts from its own initial state: h0[l] and c0[l] for "
+                              "layer l, not those of layer 0.",
+    "clipped_per_element": "Clipping by global norm scales every array by one common factor, "
+                           "max_norm / norm when the global norm is larger; it does not clip each "
+                           "element to [-max_norm, max_norm].",
+    "clipped_per_array": "Each array seems scaled by its own norm. The global norm is "
+                         "sqrt(sum of the squares of every entry of every array), and one factor "
+                         "scales them all.",
+    "norm_not_square_root": "The global norm is the square root of the sum of the squares.",
+    "state_not_carried_in": "The chunk should start from the state it is given (h0, c0: where "
+                            "the previous chunk ended), not from zeros.",
+    "state_not_returned": "Return the state after the chunk's last character (each layer's last "
+                          "hidden and cell state), so that the next chunk carries on from it.",
+    "loss_per_sequence": "The loss is the average over all N*T characters: divide the per-sequence "
+                         "loss of temporal_softmax_loss (and its gradient) by T.",
+    "temperature_after_softmax": "Divide the scores by the temperature before the softmax: "
+                                 "p = softmax(scores / temperature). Dividing the probabilities "
+                                 "afterwards does not change how peaked they are.",
+    "sampled_not_fed_back": "Feed each sampled character back in: the input of the next step is "
+                            "the character just sampled, not the last character of the prime.",
+    "argmax_not_sampled": "The most likely character seems to be taken every time: sample it, "
+                          "the first index whose cumulative probability exceeds uniforms[k].",
+    "state_restarted": "Carry the state from one sampled character to the next; every step "
+                       "seems to start again from h0 and c0.",
     "h0_zero": "The first hidden state comes from the image: h0 = features @ W_proj + b_proj.",
 }
 
@@ -247,6 +347,39 @@ MISTAKES = tuple(
                + _of("lstm_backward", _LSTM_BACKWARD, "carried_dropped", "dc_not_carried")
                + _of("lstm_step_backward", _LSTM_STEP_BACK, "gate_order_ifgo",
                      "dc_without_h_path", "dprev_c_without_f", "db_averaged"), "_back")
+    + _entries("gru_step_forward",
+               _of("gru_step_forward", _GRU_STEP, "gate_order_zr", "reset_before_product",
+                   "z_swapped"))
+    + _entries("gru_step_backward",
+               _of("gru_step_backward", _GRU_STEP_BACK, "dprev_h_without_z", "gate_order_zr",
+                   "z_swapped", "db_averaged"), "_back")
+    + _entries("gru_forward",
+               _of("gru_step_forward", _GRU_STEP, "gate_order_zr", "reset_before_product",
+                   "z_swapped")
+               + [("h_not_carried", "gru_forward", [("        prev_h = h[:, t]\n", "")])])
+    + _entries("gru_backward",
+               _of("gru_backward", _OVER_TIME, "overwrite_time", "only_last_step")
+               + _of("gru_backward", _GRU_BACKWARD, "carried_dropped")
+               + _of("gru_step_backward", _GRU_STEP_BACK, "dprev_h_without_z", "gate_order_zr",
+                     "z_swapped"), "_back")
+    + _entries("clip_by_global_norm",
+               _of("clip_by_global_norm", _CLIP, "clipped_per_element", "clipped_per_array",
+                   "norm_not_square_root"))
+    + _entries("truncated_bptt_step",
+               _of("truncated_bptt_step", _TBPTT, "state_not_carried_in", "state_not_returned",
+                   "loss_per_sequence"))
+    + _entries("sample_chars",
+               _of("sample_chars", _SAMPLE_CHARS, "temperature_after_softmax",
+                   "sampled_not_fed_back", "argmax_not_sampled", "state_restarted"))
+    + _entries("multilayer_forward",
+               _of("multilayer_forward", _STACK, "same_state_every_layer")
+               + _of("gru_step_forward", _GRU_STEP, "gate_order_zr", "z_swapped"))
+    + _entries("multilayer_backward",
+               _of("multilayer_backward", _STACK_BACK, "carried_dropped",
+                   "last_state_gradient_ignored"), "_stack")
+    + _entries("multilayer_backward",
+               _of("gru_step_backward", _GRU_STEP_BACK, "dprev_h_without_z", "gate_order_zr"),
+               "_back")
 )
 
 

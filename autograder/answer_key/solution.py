@@ -6,8 +6,11 @@ answer key is not a second module kept in step with them: ``build()`` reads
 ``notebooks/*.ipynb`` as JSON, takes every code cell whose nbgrader grade id
 ends in ``_solution`` and executes them, RNN notebook first, into a fresh
 namespace prepared with what the notebooks' set-up cells give (``xp``, the
-NumPy backend; ``sigmoid``, ``scatter_add``). The functions and classes the
-students write are then attributes of the result::
+NumPy backend; ``sigmoid``, ``scatter_add``, the temporal layers). A
+*provided* code cell (grade id ending in ``_provided``: code the students
+are given and run, which their solutions call, such as the language-model
+notebook's ``cell_step_forward``) runs too, in its place. The functions and
+classes the students write are then attributes of the result::
 
     ref = reference()                 # the answer key (built once)
     h, cache = ref.rnn_forward(x, h0, Wx, Wh, b)
@@ -43,13 +46,16 @@ from pathlib import Path
 import numpy as np
 
 from assignment.backend import scatter_add, xp
-from assignment.layers import sigmoid
+from assignment.layers import (sigmoid, temporal_affine_backward, temporal_affine_forward,
+                               temporal_softmax_loss)
 
 from ..release.course import NOTEBOOKS, SOURCE_NOTEBOOKS
 
-__all__ = ["Edit", "Solution", "build", "reference", "solution_cells", "SOLUTION_SUFFIX"]
+__all__ = ["Edit", "Solution", "build", "reference", "solution_cells", "SOLUTION_SUFFIX",
+           "PROVIDED_SUFFIX"]
 
 SOLUTION_SUFFIX = "_solution"
+PROVIDED_SUFFIX = "_provided"
 
 
 @dataclass(frozen=True)
@@ -74,29 +80,44 @@ class Edit:
 
 
 @functools.lru_cache(maxsize=None)
+def _grade_ids(notebooks_dir=SOURCE_NOTEBOOKS) -> dict:
+    """{cell name: its grade id} of every solution and provided cell."""
+    return {cell: cell + suffix for cell, suffix in _cells(notebooks_dir)[1]}
+
+
 def solution_cells(notebooks_dir=SOURCE_NOTEBOOKS) -> tuple:
-    """((notebook file, cell name, source), ...): every solution cell, in the order they run."""
-    cells = []
+    """((notebook file, cell name, source), ...): every solution (and provided) cell, in order."""
+    return _cells(notebooks_dir)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _cells(notebooks_dir) -> tuple:
+    cells, suffixes = [], []
     for notebook in NOTEBOOKS:
         path = Path(notebooks_dir) / notebook
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             grade_id = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id", "")
-            if cell.get("cell_type") == "code" and grade_id.endswith(SOLUTION_SUFFIX):
+            suffix = next((s for s in (SOLUTION_SUFFIX, PROVIDED_SUFFIX) if grade_id.endswith(s)),
+                          None)
+            if cell.get("cell_type") == "code" and suffix:
                 source = cell["source"]
-                cells.append((notebook, grade_id[:-len(SOLUTION_SUFFIX)],
+                cells.append((notebook, grade_id[:-len(suffix)],
                               "".join(source) if isinstance(source, list) else source))
-    return tuple(cells)
+                suffixes.append((grade_id[:-len(suffix)], suffix))
+    return tuple(cells), tuple(suffixes)
 
 
 def _setup() -> dict:
     """What the notebooks' set-up cells give the solution cells."""
     return {"__name__": "answer_key", "np": np, "xp": xp, "sigmoid": sigmoid,
-            "scatter_add": scatter_add}
+            "scatter_add": scatter_add, "temporal_affine_forward": temporal_affine_forward,
+            "temporal_affine_backward": temporal_affine_backward,
+            "temporal_softmax_loss": temporal_softmax_loss}
 
 
 @functools.lru_cache(maxsize=None)
 def _compiled(notebook: str, cell: str, source: str):
-    filename = f"<{notebook}, cell {cell}{SOLUTION_SUFFIX}>"
+    filename = f"<{notebook}, cell {_grade_ids()[cell]}>"
     if source != _original_source(notebook, cell):  # an edited cell: its own name
         filename = filename[:-1] + f", edited {hashlib.sha256(source.encode()).hexdigest()[:8]}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

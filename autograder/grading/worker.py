@@ -109,6 +109,13 @@ def _data_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+def _corpus_dir() -> Path | None:
+    """The language model's texts on this worker (read-only in the sandbox), if they are here."""
+    from assignment.char_data import CORPUS_DIR, CORPUS_ENV_VAR
+    path = Path(os.environ.get(CORPUS_ENV_VAR, "").strip() or CORPUS_DIR)
+    return path if path.is_dir() else None
+
+
 def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     """Run ``job['nb']`` sandboxed; return the executed notebook and how the run ended.
 
@@ -149,6 +156,11 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
         if data is not None:
             readonly.append(data)
             env["ASSIGNMENT_DATA_DIR"] = str(data)
+        corpora = _corpus_dir()
+        if corpora is not None:
+            from assignment.char_data import CORPUS_ENV_VAR
+            readonly.append(corpora)
+            env[CORPUS_ENV_VAR] = str(corpora)
         outcome = run_notebook(nb, workdir, env=env, readonly=readonly, limits=Limits(**limits))
         return {"status": outcome.status, "cell_index": outcome.cell_index,
                 "reason": outcome.reason, "seconds": outcome.seconds,

@@ -13,7 +13,7 @@ this layout; the other commands (grading, feedback, export) read it.
       hidden/references.npz       hidden inputs and reference outputs (from the secret)
       gradebook.db                nbgrader's gradebook (SQLite; generate_assignment adds
                                   the assignment and its graded cells)
-      source/<assignment>/        the two source notebooks, nothing else
+      source/<assignment>/        the source notebooks, nothing else
       release/<assignment>/       what students get (written by nbgrader generate_assignment)
       <assignment>_student.zip    the student bundle
 
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assignment.formats.check_file import REFERENCES_ENV
+from assignment.units import NOTEBOOKS as NOTEBOOK_NAMES
 
 from ..grading.limits import CELL_SECONDS
 
@@ -41,7 +42,7 @@ SOURCE_NOTEBOOKS = REPO / "notebooks"
 
 COURSE_ID = "rnn-captioning"
 ASSIGNMENT = "rnn_captioning"
-NOTEBOOKS = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb")
+NOTEBOOKS = tuple(f"{name}.ipynb" for name in NOTEBOOK_NAMES)
 
 SECRET_FILE = ".course_secret"
 REFERENCES_FILE = Path("hidden") / "references.npz"

@@ -441,6 +441,8 @@ def student_bundle_entries(course, assignment, points):
             entries[rel.as_posix()] = path.read_bytes()
     entries["datasets/get_coco_captioning.py"] = (REPO / "datasets" / "get_coco_captioning.py") \
         .read_bytes()
+    for path in sorted((REPO / "datasets" / "corpora").iterdir()):  # the language model's texts
+        entries[f"datasets/corpora/{path.name}"] = path.read_bytes()
     entries["pyproject.toml"] = (STUDENT_BUNDLE_FILES / "pyproject.toml").read_bytes()
     entries["environment.yml"] = (STUDENT_BUNDLE_FILES / "environment.yml").read_bytes()
     readme = (STUDENT_BUNDLE_FILES / "README.md").read_text()
