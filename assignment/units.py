@@ -354,6 +354,23 @@ UNITS |= {
          hidden("long sequence, T=25", N=2, T=25, D=3, H=4),
          hidden("N=1", N=1, T=6, D=5, H=5)),
         upstream={"dh": Normal(("N", "T", "H"))}, forward="gru_forward", uses=_GRU_STEP_USES),
+    "multilayer_forward": Unit(
+        LM_NB, "multilayer_forward", "forward", _STACK, {"h": 3, "hT": 2, "cT": 1},
+        (public(_cell("gru"), N=2, T=3, D=4, H=5, L=2),
+         hidden("LSTM cell, three layers", _cell("lstm"), N=2, T=4, D=3, H=4, L=3),
+         hidden("RNN cell, one layer, T=1", _cell("rnn"), N=3, T=1, D=5, H=3, L=1),
+         hidden("GRU cell, N=1, H>D", _cell("gru"), N=1, T=5, D=2, H=6, L=2)),
+        uses=_CELL_STEPS),
+    "multilayer_backward": Unit(
+        LM_NB, "multilayer_backward", "backward", _STACK,
+        {"dx": 2, "dh0": 2, "dc0": 1, "dWx0": 1, "dWxs": 1, "dWhs": 2, "dbs": 1},
+        (public(_cell("gru"), N=2, T=3, D=3, H=4, L=2),
+         hidden("LSTM cell, three layers", _cell("lstm"), N=2, T=4, D=3, H=4, L=3),
+         hidden("RNN cell, one layer, T=1", _cell("rnn"), N=3, T=1, D=5, H=3, L=1),
+         hidden("GRU cell, N=1, H>D", _cell("gru"), N=1, T=5, D=2, H=6, L=2)),
+        upstream={"dh": Normal(("N", "T", "H")), "dhT": Normal(("L", "N", "H")),
+                  "dcT": Normal(("L", "N", "H"))},
+        forward="multilayer_forward", uses=_CELL_STEPS_BACK),
     "clip_by_global_norm": Unit(
         LM_NB, "clip_by_global_norm", "function", _GRADS,
         {"clipped[0]": 1, "clipped[1]": 1, "clipped[2]": 1, "norm": 1},
@@ -383,23 +400,6 @@ UNITS |= {
                 L=1),
          hidden("prime of one character, K=1", _sampling("gru", 1.0), P=1, K=1, V=8, H=3, L=1)),
         uses=("multilayer_forward",) + _CELL_STEPS),
-    "multilayer_forward": Unit(
-        LM_NB, "multilayer_forward", "forward", _STACK, {"h": 3, "hT": 2, "cT": 1},
-        (public(_cell("gru"), N=2, T=3, D=4, H=5, L=2),
-         hidden("LSTM cell, three layers", _cell("lstm"), N=2, T=4, D=3, H=4, L=3),
-         hidden("RNN cell, one layer, T=1", _cell("rnn"), N=3, T=1, D=5, H=3, L=1),
-         hidden("GRU cell, N=1, H>D", _cell("gru"), N=1, T=5, D=2, H=6, L=2)),
-        uses=_CELL_STEPS),
-    "multilayer_backward": Unit(
-        LM_NB, "multilayer_backward", "backward", _STACK,
-        {"dx": 2, "dh0": 2, "dc0": 1, "dWx0": 1, "dWxs": 1, "dWhs": 2, "dbs": 1},
-        (public(_cell("gru"), N=2, T=3, D=3, H=4, L=2),
-         hidden("LSTM cell, three layers", _cell("lstm"), N=2, T=4, D=3, H=4, L=3),
-         hidden("RNN cell, one layer, T=1", _cell("rnn"), N=3, T=1, D=5, H=3, L=1),
-         hidden("GRU cell, N=1, H>D", _cell("gru"), N=1, T=5, D=2, H=6, L=2)),
-        upstream={"dh": Normal(("N", "T", "H")), "dhT": Normal(("L", "N", "H")),
-                  "dcT": Normal(("L", "N", "H"))},
-        forward="multilayer_forward", uses=_CELL_STEPS_BACK),
 }
 
 

@@ -85,8 +85,9 @@ class Expected:
 
 
 def expected_points() -> dict:
-    """(notebook, grade_id) -> full points of every autograded test cell (from UNITS)."""
-    return {(unit.notebook, f"test_{name}"): float(unit.points) for name, unit in UNITS.items()}
+    """(notebook, grade_id) -> full points of every autograded test cell of the captioning notebooks."""
+    return {(unit.notebook, f"test_{name}"): float(unit.points) for name, unit in UNITS.items()
+            if unit.notebook in NOTEBOOKS}
 
 
 def _scores(**changed) -> dict:
