@@ -21,6 +21,8 @@ from pathlib import Path
 
 import assignment  # noqa: F401  (limits BLAS threads: one unless ASSIGNMENT_BLAS_THREADS says)
 
+from assignment.units import NOTEBOOKS as NOTEBOOK_NAMES
+
 from .grading.limits import CELL_SECONDS, MEMORY_GB, TOTAL_SECONDS
 
 
@@ -49,7 +51,8 @@ def _cmd_report(args, rest):
 def _cmd_release(args, rest):
     from .release.release import ReleaseError, release
     try:
-        release(args.course, assignment=args.assignment, check=not args.skip_checks)
+        release(args.course, assignment=args.assignment, check=not args.skip_checks,
+                notebooks=args.notebooks)
     except ReleaseError as err:
         print(f"release failed: {err}", file=sys.stderr)
         return 1
@@ -175,6 +178,10 @@ def build_parser():
     p.add_argument("--skip-checks", action="store_true",
                    help="do not autograde the solutions and the untouched release (saves "
                         "most of the time; not for a release that goes out)")
+    p.add_argument("--notebooks", nargs="+", metavar="NAME",
+                   help="the notebooks to hand out (default: the ones the course already "
+                        "hands out; all of them for a new course): any of "
+                        + ", ".join(NOTEBOOK_NAMES))
     p.set_defaults(func=_cmd_release)
 
     text = ("grade submissions: each notebook runs sandboxed on a Dask worker, is scored outside "

@@ -11,9 +11,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from assignment.units import UNITS
 from autograder.demo.samples import solved
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The grading tests' courses hand out the two captioning notebooks (``release
+# --notebooks``); the language-model notebook is released and graded in
+# tests/test_release.py.
+CAPTIONING = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb")
+CAPTIONING_RELEASE = ("--notebooks",) + tuple(n[:-len(".ipynb")] for n in CAPTIONING)
+CAPTIONING_UNITS = {name: unit for name, unit in UNITS.items()
+                    if f"{unit.notebook}.ipynb" in CAPTIONING}
 
 
 def write_submission(folder: Path, names, edit=None, notebooks_from: Path = REPO / "notebooks"):

@@ -29,6 +29,7 @@ import pytest
 
 from adversarial.corpus import BEGIN, NOTEBOOKS, build_corpus, expected_points
 from autograder.release.course import Course, tools_env
+from student_copies import CAPTIONING_RELEASE
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -83,7 +84,7 @@ def course(tmp_path_factory):
     course = Course(tmp_path_factory.mktemp("adversarial") / "course")
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--course",
-                           str(course.root), "--skip-checks"], cwd=REPO, env=tools_env(),
+                           str(course.root), "--skip-checks", *CAPTIONING_RELEASE], cwd=REPO, env=tools_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     print(f"\nrelease --skip-checks: {time.perf_counter() - start:.1f} s")

@@ -26,6 +26,7 @@ from adversarial.intake import DUE, build_folder, build_zip
 from autograder.grading.collect import normalise_student_id
 from autograder.grading.feedback_guard import find_leaks, instructor_only_text, visible_text
 from autograder.release.course import Course, tools_env
+from student_copies import CAPTIONING_RELEASE
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -41,7 +42,7 @@ def course(tmp_path_factory):
     """A released course with a due date and nbgrader's 'zero' late penalty."""
     course = Course(tmp_path_factory.mktemp("intake") / "course")
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--course",
-                           str(course.root), "--skip-checks"], cwd=REPO, env=tools_env(),
+                           str(course.root), "--skip-checks", *CAPTIONING_RELEASE], cwd=REPO, env=tools_env(),
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "db", "assignment", "add",

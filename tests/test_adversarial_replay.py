@@ -20,6 +20,7 @@ import pytest
 from adversarial.corpus import NOTEBOOKS, expected_points
 from adversarial.replay_corpus import build_replay_corpus
 from autograder.release.course import Course, tools_env
+from student_copies import CAPTIONING_RELEASE
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -31,7 +32,7 @@ WORKERS = 2
 def course(tmp_path_factory):
     course = Course(tmp_path_factory.mktemp("replay_adversarial") / "course")
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--course",
-                           str(course.root), "--skip-checks"], cwd=REPO, env=tools_env(),
+                           str(course.root), "--skip-checks", *CAPTIONING_RELEASE], cwd=REPO, env=tools_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return course

@@ -27,8 +27,9 @@ from autograder.grading.coordinator import GradeOptions, grade
 from autograder.grading.errors import GradingError
 from autograder.grading.restore import grade_id, is_solution, restore_notebook
 from autograder.grading.upload import CollectError
-from autograder.release.course import NOTEBOOKS, Course, tools_env
-from student_copies import write_submission
+from autograder.release.course import Course, tools_env
+from student_copies import CAPTIONING as NOTEBOOKS  # what the test course hands out
+from student_copies import CAPTIONING_RELEASE, CAPTIONING_UNITS, write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -52,7 +53,7 @@ def course(tmp_path_factory):
     """A released course (checks skipped: the release check itself is in test_release.py)."""
     root = tmp_path_factory.mktemp("grading") / "course"
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--course",
-                           str(root), "--skip-checks"], env=tools_env(), capture_output=True,
+                           str(root), "--skip-checks", *CAPTIONING_RELEASE], env=tools_env(), capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return Course(root)
@@ -202,7 +203,7 @@ def _scores(course):
     return out
 
 
-FULL = {f"test_{u}": spec.points for u, spec in UNITS.items()}
+FULL = {f"test_{u}": spec.points for u, spec in CAPTIONING_UNITS.items()}
 # the limits are part of a result's key: the same limits find the earlier results
 LIMITS = dict(cell_timeout=60, total_timeout=300)
 

@@ -28,17 +28,17 @@ from pathlib import Path
 
 import pytest
 
-from assignment.units import UNITS
 from autograder.grading.coordinator import GradeOptions, grade
 from autograder.grading.errors import GradingError
 from autograder.grading.nbgrader_steps import PAUSE_ENV
 from autograder.grading.recording import RECORDED_DIR
-from autograder.release.course import COURSE_ID, NOTEBOOKS, Course, tools_env
-from student_copies import write_submission
+from autograder.release.course import COURSE_ID, Course, tools_env
+from student_copies import CAPTIONING as NOTEBOOKS  # what the test course hands out
+from student_copies import CAPTIONING_RELEASE, CAPTIONING_UNITS, write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
-FULL = {f"test_{u}": spec.points for u, spec in UNITS.items()}
+FULL = {f"test_{u}": spec.points for u, spec in CAPTIONING_UNITS.items()}
 # the same limits in every run, so that a rerun finds the stored results (part of their key)
 LIMITS = ["--cell-timeout", "60", "--timeout", "300"]
 WAIT_S = 1800  # generous: the machine running the tests may be loaded
@@ -48,7 +48,7 @@ WAIT_S = 1800  # generous: the machine running the tests may be loaded
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults") / "course"
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--course",
-                           str(root), "--skip-checks"], env=tools_env(), capture_output=True,
+                           str(root), "--skip-checks", *CAPTIONING_RELEASE], env=tools_env(), capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return Course(root)

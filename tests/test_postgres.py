@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.release.course import COURSE_ID, NOTEBOOKS, Course, tools_env
-from student_copies import write_submission
+from autograder.release.course import COURSE_ID, Course, tools_env
+from student_copies import CAPTIONING as NOTEBOOKS  # what the test course hands out
+from student_copies import CAPTIONING_RELEASE, CAPTIONING_UNITS, write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 CSVS = ("grades.csv", "grades_by_test.csv", "review.csv")
@@ -144,7 +145,7 @@ def test_a_postgresql_gradebook_gives_the_same_grades_as_sqlite(postgres_url, tm
     # docs/grading-at-scale.md: before the first release, only the db_url
     theirs = f"c = get_config()\nc.CourseDirectory.db_url = {postgres_url!r}\n"
     course.config_path.write_text(theirs)
-    _cli("release", "--course", str(course.root), "--skip-checks")
+    _cli("release", "--course", str(course.root), "--skip-checks", *CAPTIONING_RELEASE)
     assert not course.gradebook_path.exists()           # everything went to the server
     subs = tmp_path / "subs"
     _submissions(subs)
@@ -162,7 +163,7 @@ def test_a_postgresql_gradebook_gives_the_same_grades_as_sqlite(postgres_url, tm
 
     # the same course with the SQLite gradebook: the instructor's db_url line removed
     course.config_path.write_text(course.config_path.read_text().replace(theirs, ""))
-    _cli("release", "--course", str(course.root), "--skip-checks")
+    _cli("release", "--course", str(course.root), "--skip-checks", *CAPTIONING_RELEASE)
     out = _cli("grade", "--course", str(course.root), "--no-progress", *LIMITS)
     assert "0 notebook(s) run, 4 unchanged" in out, out
     assert course.gradebook_path.is_file()
@@ -170,8 +171,7 @@ def test_a_postgresql_gradebook_gives_the_same_grades_as_sqlite(postgres_url, tm
         assert (course.root / name).read_text() == on_postgres[name], name
     import csv
     import io
-    from assignment.units import UNITS
-    full = sum(spec.points for spec in UNITS.values())
+    full = sum(spec.points for spec in CAPTIONING_UNITS.values())
     raw = {r["student_id"]: float(r["raw_score"])
            for r in csv.DictReader(io.StringIO(on_postgres["grades.csv"]))}
     assert raw == {"correct": full, "wrong-dWh": full - 2}

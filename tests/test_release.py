@@ -33,7 +33,7 @@ from assignment.units import UNITS
 from autograder.release.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.release.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
                                 autograde_copy, check_points_against_units, graded_cells,
-                                release)
+                                release, student_bundle_entries)
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
@@ -221,6 +221,32 @@ def test_the_language_model_notebook_handed_in_alone_is_graded_on_its_own(releas
     got = scores["lm-only"]
     assert {g: got[g][0] for g in mine} == mine
     assert all(not s for g, (s, m) in got.items() if g not in mine and g not in WRITTEN)
+
+
+@pytest.mark.slow
+def test_a_course_hands_out_the_notebooks_it_chooses_and_keeps_that_choice(tmp_path):
+    """``release --notebooks``: only those are in source/, release/, the gradebook and the
+    bundle; a later release without the option keeps the course's choice."""
+    from nbgrader.api import Gradebook
+
+    course = Course(tmp_path / "course")
+    lm = "CharRNN_Language_Model.ipynb"
+    release(course.root, check=False, echo=lambda line: None,
+            notebooks=["CharRNN_Language_Model"])
+    assert course.notebooks(ASSIGNMENT) == (lm,)
+    assert sorted(p.name for p in course.release_dir(ASSIGNMENT).glob("*.ipynb")) == [lm]
+    with Gradebook(course.gradebook_url, COURSE_ID) as gb:
+        assert [n.name for n in gb.find_assignment(ASSIGNMENT).notebooks] == [lm[:-6]]
+    bundle = {name for name, _ in student_bundle_entries(course, ASSIGNMENT, {})}
+    assert {n for n in bundle if n.endswith(".ipynb")} == {f"{ASSIGNMENT}/{lm}"}
+    release(course.root, check=False, echo=lambda line: None)      # the choice is kept
+    assert course.notebooks(ASSIGNMENT) == (lm,)
+
+
+def test_an_unknown_notebook_is_refused_with_the_ones_to_choose_from(tmp_path):
+    with pytest.raises(ReleaseError, match="unknown notebook.*Nope.ipynb.*choose among "
+                                           ".*RNN_Captioning.ipynb"):
+        release(tmp_path / "course", check=False, echo=lambda line: None, notebooks=["Nope"])
 
 
 def test_points_that_disagree_with_units_stop_the_release():

@@ -127,7 +127,7 @@ def run_grading_demo(out_dir="outputs", workers=None, cell_timeout=30.0):
     print(f"\nreleasing the assignment into {course_dir} ...")
     result = release(course_dir, check=False, echo=lambda *a, **k: None)
     samples = write_samples(result.course.source_dir(), result.course.release_dir(),
-                            out / "demo_submissions")
+                            out / "demo_submissions", result.course.notebooks())
     print(f"grading {len(samples)} sample submissions (sandboxed, "
           f"{f'{workers} worker(s)' if workers else 'one worker per core'}):")
     for student, text in samples.items():

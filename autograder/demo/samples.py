@@ -5,7 +5,7 @@ them in: the release, with some answer cells filled in from the instructor's
 solutions (the ``### BEGIN/END SOLUTION`` lines dropped), some left as
 released, and a few broken in the ways students' notebooks break.
 
-    write_samples(source_dir, release_dir, out_dir) -> {student_id: description}
+    write_samples(source_dir, release_dir, out_dir, notebooks) -> {student_id: description}
 
 ``out_dir/<student_id>/<notebook>.ipynb`` is the layout ``rnn-assignment
 grade`` takes.
@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 
 from ..grading.restore import grade_id, is_solution
-from ..release.course import NOTEBOOKS
 
 __all__ = ["answered", "solved", "edit_answer", "write_samples", "SAMPLES"]
 
@@ -129,13 +128,13 @@ SAMPLES = {
 }
 
 
-def write_samples(source_dir, release_dir, out_dir) -> dict:
-    """Write every sample under ``out_dir``; return {student_id: description}."""
+def write_samples(source_dir, release_dir, out_dir, notebooks) -> dict:
+    """Write every sample of ``notebooks`` under ``out_dir``; return {student_id: description}."""
     out_dir = Path(out_dir)
     for student, (_, make) in SAMPLES.items():
         folder = out_dir / student
         folder.mkdir(parents=True, exist_ok=True)
-        for name in NOTEBOOKS:
+        for name in notebooks:
             source = json.loads((Path(source_dir) / name).read_text())
             release = json.loads((Path(release_dir) / name).read_text())
             (folder / name).write_text(json.dumps(make(source, release, name), indent=1))

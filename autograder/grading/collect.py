@@ -51,7 +51,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..release.course import ASSIGNMENT, NOTEBOOKS, Course
+from ..release.course import ASSIGNMENT, Course
 from .collect_lms import read_zip
 from .notebook_names import find_notebooks, grade_ids_in
 from .safe_files import course_files, display_name, folder_entries, open_dir, read_regular
@@ -260,7 +260,7 @@ def notes(course: Course, student: str) -> dict:
 
 def _expected_ids(course: Course, assignment: str) -> dict:
     out = {}
-    for name in NOTEBOOKS:
+    for name in course.notebooks(assignment):
         path = course.release_dir(assignment) / name
         out[name] = grade_ids_in(path.read_bytes()) if path.is_file() else set()
     return out

@@ -1,15 +1,15 @@
-"""The grade table ``rnn-assignment grade`` prints: a row per student, both notebooks, review."""
+"""The grade table ``rnn-assignment grade`` prints: a row per student, its notebooks, review."""
 
 from __future__ import annotations
 
-from ..release.course import NOTEBOOKS
+from assignment.units import NOTEBOOKS as NOTEBOOK_NAMES
 
 
 def grade_table(report) -> str:
     """The grade table of a ``GradeReport`` (``autograder.grading.coordinator``)."""
     lines = []
     students = sorted({s for s, _ in report.results})
-    notebooks = [n[:-len(".ipynb")] for n in NOTEBOOKS]
+    notebooks = [n for n in NOTEBOOK_NAMES if any(nb == n for _, nb in report.results)]
     width = max([len(s) for s in students] + [len("student")])
     head = f"{'student':<{width}}  " + "  ".join(f"{n:>16}" for n in notebooks) + \
         f"  {'total':>9}  review"

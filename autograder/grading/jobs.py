@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..release.course import NOTEBOOKS, Course
+from ..release.course import Course
 from .collect import notes as collect_notes
 from .errors import GradingError
 from .fingerprint import grading_code_version
@@ -85,13 +85,14 @@ def build_jobs(course, assignment, students, context: str) -> tuple[list, dict]:
     """
     jobs, missing = [], {}
     forbidden = course_files(course.root)
+    handed_out = course.notebooks(assignment)
     for student in students:
         folder = course.root / "submitted" / student / assignment
         read, unsafe = read_submitted_folder(course.root / "submitted", student, assignment,
                                              forbidden)
         files = student_files(read)
         problems = list(collect_notes(course, student).get("problems", [])) + unsafe
-        for name in NOTEBOOKS:
+        for name in handed_out:
             notebook = name[:-len(".ipynb")]
             source, _ = read_json(course.source_dir(assignment) / name)
             release, _ = read_json(course.release_dir(assignment) / name)
@@ -101,9 +102,9 @@ def build_jobs(course, assignment, students, context: str) -> tuple[list, dict]:
                                    "release` first")
             path = folder / name
             mine = [p for p in problems if name in p or not any(
-                other in p for other in NOTEBOOKS if other != name)]
+                other in p for other in handed_out if other != name)]
             if name not in read:
-                others = sorted(n for n in read if n.endswith(".ipynb") and n not in NOTEBOOKS)
+                others = sorted(n for n in read if n.endswith(".ipynb") and n not in handed_out)
                 missing[(student, notebook)] = (
                     f"{name} was not submitted" + (f" (found {', '.join(others)}: the notebook "
                                                    "must keep its name)" if others else ""),

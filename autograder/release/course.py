@@ -187,18 +187,41 @@ class Course:
                 f"Restore it from your backup: a new secret changes every hidden case.")
         return key
 
-    def install_source(self, assignment=ASSIGNMENT, notebooks_dir=SOURCE_NOTEBOOKS):
-        """Copy the source notebooks into source/<assignment>/, removing anything else there."""
+    def notebooks(self, assignment=ASSIGNMENT) -> tuple:
+        """The notebooks this course hands out (those of source/<assignment>/), in course order."""
+        chosen = tuple(n for n in NOTEBOOKS if (self.source_dir(assignment) / n).is_file())
+        if not chosen:
+            raise CourseError(f"{self.source_dir(assignment)} holds none of the notebooks "
+                              f"({', '.join(NOTEBOOKS)}): run `rnn-assignment release` first")
+        return chosen
+
+    def choose_notebooks(self, assignment=ASSIGNMENT, requested=None) -> tuple:
+        """The notebooks a release hands out: ``requested`` (names, with or without .ipynb),
+        else the ones the course already hands out, else all of them; in course order."""
+        if requested is None:
+            try:
+                return self.notebooks(assignment)
+            except CourseError:
+                return NOTEBOOKS
+        wanted = {n if n.endswith(".ipynb") else f"{n}.ipynb" for n in requested}
+        unknown = sorted(wanted - set(NOTEBOOKS))
+        if unknown or not wanted:
+            raise CourseError(f"unknown notebook(s) {', '.join(unknown) or '(none given)'}: "
+                              f"choose among {', '.join(NOTEBOOKS)}")
+        return tuple(n for n in NOTEBOOKS if n in wanted)
+
+    def install_source(self, notebooks, assignment=ASSIGNMENT, notebooks_dir=SOURCE_NOTEBOOKS):
+        """Copy ``notebooks`` into source/<assignment>/, removing anything else there."""
         dest = self.source_dir(assignment)
-        missing = [n for n in NOTEBOOKS if not (Path(notebooks_dir) / n).is_file()]
+        missing = [n for n in notebooks if not (Path(notebooks_dir) / n).is_file()]
         if missing:
             raise CourseError(f"source notebook(s) missing in {notebooks_dir}: {', '.join(missing)}")
         if dest.exists():
             for entry in dest.iterdir():
-                if entry.name not in NOTEBOOKS:
+                if entry.name not in notebooks:
                     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         dest.mkdir(parents=True, exist_ok=True)
-        for name in NOTEBOOKS:
+        for name in notebooks:
             shutil.copyfile(Path(notebooks_dir) / name, dest / name)
 
 

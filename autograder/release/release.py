@@ -93,8 +93,12 @@ class ReleaseResult:
 
 
 def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_NOTEBOOKS,
-            echo=print) -> ReleaseResult:
-    """Release ``assignment`` into the course directory ``course_dir``; see the module doc."""
+            echo=print, notebooks=None) -> ReleaseResult:
+    """Release ``assignment`` into the course directory ``course_dir``; see the module doc.
+
+    ``notebooks``: the notebooks to hand out (names, e.g. ``["CharRNN_Language_Model"]``);
+    by default the ones the course already hands out, or all of them for a new course.
+    """
     start = time.perf_counter()
     timings = {}
 
@@ -108,13 +112,17 @@ def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_
     from ..answer_key.check_files import build_references
 
     course = Course(course_dir)
-    points = graded_cells(Path(notebooks_dir))
+    try:
+        chosen = course.choose_notebooks(assignment, notebooks)
+    except CourseError as err:
+        raise ReleaseError(str(err)) from None
+    points = graded_cells(Path(notebooks_dir), chosen)
     check_points_against_units(points)
     check_public_checks()
     if course.references_path.exists() and not course.secret_path.exists():
         raise ReleaseError(_secret_mismatch(course, "there is no course secret"))
     try:
-        step("course directory", _set_up_course, course, assignment, notebooks_dir)
+        step("course directory", _set_up_course, course, assignment, notebooks_dir, chosen)
         secret = course.secret()
     except CourseError as err:
         raise ReleaseError(str(err)) from None
@@ -133,9 +141,9 @@ def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_
     return result
 
 
-def _set_up_course(course, assignment, notebooks_dir):
+def _set_up_course(course, assignment, notebooks_dir, notebooks):
     course.write_config(assignment)
-    course.install_source(assignment, notebooks_dir)
+    course.install_source(notebooks, assignment, notebooks_dir)
 
 
 def check_references_match_secret(course, secret):
@@ -202,10 +210,10 @@ def _fmt(p):
 # ------------------------------------------------------------------ points = UNITS
 
 
-def graded_cells(notebooks_dir) -> dict:
+def graded_cells(notebooks_dir, notebooks=NOTEBOOKS) -> dict:
     """notebook file name -> [GradedCell] of its graded cells, in notebook order."""
     table = {}
-    for name in NOTEBOOKS:
+    for name in notebooks:
         path = Path(notebooks_dir) / name
         if not path.is_file():
             raise ReleaseError(f"source notebook missing: {path}")
@@ -251,7 +259,7 @@ def check_points_against_units(points) -> None:
                 problems.append(f"{notebook}: graded cell {grade_id} has points={_fmt(p)} but "
                                 f"UNITS says {_fmt(want_p)}")
     for grade_id, (nb, _) in expected.items():
-        if grade_id not in seen:
+        if grade_id not in seen and nb in points:  # units of the notebooks handed out
             problems.append(f"{nb}: no graded cell {grade_id} for unit {grade_id[5:]} of UNITS")
     if problems:
         raise ReleaseError("the notebooks' graded cells do not match assignment/units.py "
@@ -313,7 +321,8 @@ def _tail(text, lines=40):
 def generate_assignment(course, assignment=ASSIGNMENT):
     """release/<assignment>/ from source/<assignment>/, overwriting an earlier release."""
     nbgrader(course, "generate_assignment", assignment, "--force")
-    missing = [n for n in NOTEBOOKS if not (course.release_dir(assignment) / n).is_file()]
+    missing = [n for n in course.notebooks(assignment)
+               if not (course.release_dir(assignment) / n).is_file()]
     if missing:
         raise ReleaseError(f"nbgrader generate_assignment did not write {', '.join(missing)} "
                            f"into {course.release_dir(assignment)}")
@@ -322,7 +331,7 @@ def generate_assignment(course, assignment=ASSIGNMENT):
 def check_release_has_no_solutions(course, assignment, secret):
     """No solution region, hidden test or secret in the release notebooks."""
     found = []
-    for name in NOTEBOOKS:
+    for name in course.notebooks(assignment):
         text = (course.release_dir(assignment) / name).read_text()
         found += [f"{name}: {m!r}" for m in LEAK_MARKERS if m in text]
         if secret.hex() in text:
@@ -368,7 +377,7 @@ def autograde_copy(course, assignment, submissions, workdir):
     for student, folder in submissions.items():
         dest = incoming / student
         dest.mkdir(parents=True)
-        for name in NOTEBOOKS:
+        for name in course.notebooks(assignment):
             if (Path(folder) / name).exists():
                 shutil.copy2(Path(folder) / name, dest / name)
     try:
@@ -380,7 +389,7 @@ def autograde_copy(course, assignment, submissions, workdir):
     with Gradebook(copy.gradebook_url, COURSE_ID) as gb:
         for student in submissions:
             scores[student] = {}
-            for name in NOTEBOOKS:
+            for name in course.notebooks(assignment):
                 try:
                     nb = gb.find_submission_notebook(Path(name).stem, assignment, student)
                 except MissingEntry:
@@ -400,7 +409,8 @@ def check_release(course, assignment=ASSIGNMENT):
     for grading by hand. Runs in a temporary copy; kept (and named in the
     error) only when the check fails.
     """
-    manual = {c.grade_id for cells in graded_cells(course.source_dir(assignment)).values()
+    manual = {c.grade_id for cells in graded_cells(course.source_dir(assignment),
+                                                   course.notebooks(assignment)).values()
               for c in cells if c.manual}
     workdir = Path(tempfile.mkdtemp(prefix="rnn-release-check-"))
     copy_root, scores = autograde_copy(course, assignment, {
@@ -432,7 +442,7 @@ def student_bundle_entries(course, assignment, points):
     """Sorted [(path inside the zip, bytes)] of the student bundle."""
     top = assignment
     entries = {}
-    for name in NOTEBOOKS:
+    for name in course.notebooks(assignment):
         entries[name] = (course.release_dir(assignment) / name).read_bytes()
     package = REPO / "assignment"
     for path in sorted(package.rglob("*")):
