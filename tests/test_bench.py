@@ -73,12 +73,14 @@ def test_report_lists_every_target_with_its_limit(quick_run):
 
 def test_targets_compare_in_the_right_direction():
     results = {"lstm": {"A_f32": {"vs_gemm": 1.1, "vs_torch": 1.31}},
-               "grading": {"speedup_2_workers": 1.8, "vs_plain_nbgrader": 1.31}}
+               "grading": {"speedup_2_workers": 1.8, "vs_plain_nbgrader": 0.36,
+                           "s_per_notebook_1_worker": 2.9}}
     rows = {r["key"]: r for r in bench_report.check_targets(results)}
     assert rows["lstm.A_f32.vs_gemm"]["met"] is True
     assert rows["lstm.A_f32.vs_torch"]["met"] is False      # <= 1.3 in float32
-    assert rows["grading.speedup_2_workers"]["met"] is True  # >= 1.7
-    assert rows["grading.vs_plain_nbgrader"]["met"] is False
+    assert rows["grading.speedup_2_workers"]["met"] is True  # >= 1.8
+    assert rows["grading.vs_plain_nbgrader"]["met"] is False  # <= 0.35
+    assert rows["grading.s_per_notebook_1_worker"]["met"] is True  # <= 3 s
     assert rows["lstm.B_f64.vs_gemm"] == {"key": "lstm.B_f64.vs_gemm", "value": None,
                                           "target": "<= 1.2", "met": None}
 
@@ -166,6 +168,9 @@ def test_grading_section_times_grade_and_plain_nbgrader_on_the_same_submission(t
         section["s_per_submission_1_worker"] / section["s_per_submission_2_worker"])
     assert section["vs_plain_nbgrader"] == pytest.approx(
         section["s_per_submission_1_worker"] / section["plain_nbgrader_s_per_submission"])
+    # one submission is one notebook of each name
+    assert section["s_per_notebook_1_worker"] == pytest.approx(
+        section["s_per_submission_1_worker"] / len(NOTEBOOKS))
     # both pipelines graded the same submission: every graded notebook is there
     for course in ("plain_nbgrader", "course_1_workers", "course_2_workers"):
         graded = tmp_path / course / "autograded" / "bench-001" / "rnn_captioning"

@@ -46,7 +46,7 @@ def _flat(text) -> str:
 
 @pytest.fixture(scope="module")
 def rnn_experiment():
-    namespace = {"np": np, "plt": plt, "backend": backend,
+    namespace = {"np": np, "plt": plt, "backend": backend, "GRADING": False,  # a student's run
                  "rnn_forward": ref.rnn_forward, "rnn_backward": ref.rnn_backward}
     exec(compile(RNN["vanishing"], "<vanishing cell>", "exec"), namespace)
     plt.close("all")
@@ -96,6 +96,17 @@ def test_rnn_experiment_growth_is_uneven_after_saturation(rnn_experiment):
     steps = np.diff(np.log(norms[3:]))
     assert (steps < 0).any() and (steps > 0).any()  # "unevenly": it also falls at times
     assert "unevenly" in _flat(RNN["vanishing-md"])
+
+
+def test_rnn_experiment_prints_the_same_factors_while_grading(rnn_experiment):
+    # while grading the cell runs only the lengths its printed factors use: same printed numbers
+    namespace = {"np": np, "plt": plt, "backend": backend, "GRADING": True,
+                 "rnn_forward": ref.rnn_forward, "rnn_backward": ref.rnn_backward}
+    exec(compile(RNN["vanishing"], "<vanishing cell>", "exec"), namespace)
+    plt.close("all")
+    assert len(namespace["lengths"]) < len(rnn_experiment["lengths"])
+    for scale, full in rnn_experiment["growth"].items():
+        assert namespace["growth"][scale] == pytest.approx(full, rel=1e-12)
 
 
 # ------------------------------------------------------ LSTM: Question 1's answer key

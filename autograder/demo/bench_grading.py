@@ -35,7 +35,11 @@ def make_submissions(folder, count, notebooks_dir=None):
 
 
 def bench_grading(num_submissions, workdir):
-    """The grading section: our `grade` with 1 and 2 workers vs plain serial nbgrader autograde."""
+    """The grading section: our `grade` with 1 and 2 workers vs plain serial nbgrader autograde.
+
+    Each submission is one notebook of every name in ``NOTEBOOKS``; ``s_per_notebook_*`` divide
+    the whole command's time by all of them.
+    """
     workdir = Path(workdir)
     cli = [sys.executable, "-m", "autograder.cli"]
     env = tools_env()
@@ -80,6 +84,7 @@ def bench_grading(num_submissions, workdir):
                                  f"failed (exit {proc.returncode}):\n{tail(proc.stderr)}")
             return section
         section[f"s_per_submission_{workers}_worker"] = seconds / num_submissions
+        section[f"s_per_notebook_{workers}_worker"] = seconds / (num_submissions * len(NOTEBOOKS))
         section[f"peak_rss_mb_{workers}_worker"] = peak
         # the three runs follow each other: other work on the machine may differ between them
         section[f"load_average_{workers}_worker"] = load_average()

@@ -24,8 +24,9 @@ TARGETS = (
      for cell in CELLS for size in SIZES for dt in DTYPES]
     + [(f"{cell}.{size}_f64.vs_torch", "<=", 1.0) for cell in CELLS for size in SIZES]
     + [(f"{cell}.{size}_f32.vs_torch", "<=", 1.3) for cell in CELLS for size in SIZES]
-    + [("grading.speedup_2_workers", ">=", 1.7),
-       ("grading.vs_plain_nbgrader", "<=", 1.3),
+    + [("grading.s_per_notebook_1_worker", "<=", 3.0),
+       ("grading.speedup_2_workers", ">=", 1.8),
+       ("grading.vs_plain_nbgrader", "<=", 0.35),
        ("train.B_gpu_speedup", ">=", 10.0)]
 )
 
