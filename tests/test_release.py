@@ -241,6 +241,12 @@ def test_a_course_hands_out_the_notebooks_it_chooses_and_keeps_that_choice(tmp_p
     assert {n for n in bundle if n.endswith(".ipynb")} == {f"{ASSIGNMENT}/{lm}"}
     release(course.root, check=False, echo=lambda line: None)      # the choice is kept
     assert course.notebooks(ASSIGNMENT) == (lm,)
+    with Gradebook(course.gradebook_url, COURSE_ID) as gb:          # once students submitted,
+        gb.add_student("s1")                                        # nbgrader cannot change them
+        gb.add_submission(ASSIGNMENT, "s1")
+    with pytest.raises(ReleaseError, match="1 submission.*cannot change the notebooks"):
+        release(course.root, check=False, echo=lambda line: None, notebooks=NOTEBOOKS)
+    assert course.notebooks(ASSIGNMENT) == (lm,)                    # nothing was changed
 
 
 def test_an_unknown_notebook_is_refused_with_the_ones_to_choose_from(tmp_path):

@@ -116,6 +116,7 @@ def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_
         chosen = course.choose_notebooks(assignment, notebooks)
     except CourseError as err:
         raise ReleaseError(str(err)) from None
+    check_notebooks_can_change(course, assignment, chosen)
     points = graded_cells(Path(notebooks_dir), chosen)
     check_points_against_units(points)
     check_public_checks()
@@ -144,6 +145,29 @@ def release(course_dir, assignment=ASSIGNMENT, check=True, notebooks_dir=SOURCE_
 def _set_up_course(course, assignment, notebooks_dir, notebooks):
     course.write_config(assignment)
     course.install_source(notebooks, assignment, notebooks_dir)
+
+
+def check_notebooks_can_change(course, assignment, chosen):
+    """nbgrader cannot change the notebooks of an assignment that has submissions: say so
+    before anything in the course changes."""
+    try:
+        current = course.notebooks(assignment)
+    except CourseError:
+        return
+    if current == tuple(chosen) or not course.gradebook_path.is_file():
+        return
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(course.gradebook_url, COURSE_ID) as gb:
+        try:
+            graded = len(gb.find_assignment(assignment).submissions)
+        except MissingEntry:
+            return
+    if graded:
+        raise ReleaseError(
+            f"{course.root} hands out {', '.join(current)} and has {graded} submission(s) of "
+            f"them; nbgrader cannot change the notebooks of an assignment with submissions. "
+            f"Release {', '.join(chosen)} into another course directory, or another assignment "
+            f"(--assignment).")
 
 
 def check_references_match_secret(course, secret):
