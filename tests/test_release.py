@@ -33,7 +33,8 @@ from assignment.units import UNITS
 from autograder.release.course import COURSE_ID, NOTEBOOKS, REFERENCES_ENV, Course, tools_env
 from autograder.release.release import (SOLUTION_STUDENT, UNTOUCHED_STUDENT, ReleaseError,
                                 autograde_copy, check_points_against_units, graded_cells,
-                                release, student_bundle_entries)
+                                release)
+from autograder.release.bundle import student_bundle_entries
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_captioning"
