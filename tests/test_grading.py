@@ -359,6 +359,16 @@ def test_a_limit_that_is_not_positive_is_refused_with_the_option_to_fix(course, 
         grade(course.root, tmp_path, GradeOptions(cell_timeout=0, progress=False))
 
 
+def test_a_release_without_its_source_notebooks_is_named_not_a_traceback(tmp_path):
+    course = Course(tmp_path / "course")
+    course.release_dir().mkdir(parents=True)
+    course.source_dir().mkdir(parents=True)
+    course.references_path.parent.mkdir(parents=True)
+    shutil.copy2(REPO / "assignment" / "public_checks.npz", course.references_path)
+    with pytest.raises(GradingError, match="holds none of the notebooks.*rnn-assignment release"):
+        grade(course.root, tmp_path, GradeOptions(progress=False))
+
+
 def test_grading_needs_a_released_course(tmp_path):
     with pytest.raises(GradingError, match="rnn-assignment release"):
         grade(tmp_path / "nothing", tmp_path)

@@ -54,7 +54,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..release.course import ASSIGNMENT, Course
+from ..release.course import ASSIGNMENT, Course, CourseError
 from .collect import DEFAULT_ZIP_REGEXP, CollectError, collect
 from .dask_run import run_jobs
 from .errors import GradingError
@@ -144,7 +144,11 @@ def _check_ready(course, assignment):
             f"grader needs version {FILE_VERSION}: the course was released by an older version. "
             f"Run `rnn-assignment release --course {course.root}` again (same secret, same "
             "hidden cases).")
-    for name in course.notebooks(assignment):
+    try:
+        handed_out = course.notebooks(assignment)
+    except CourseError as err:  # a release folder without its source notebooks
+        raise GradingError(str(err)) from None
+    for name in handed_out:
         source, _ = read_json(course.source_dir(assignment) / name)
         tests = [c for c in (source or {}).get("cells", []) if is_test(c)]
         stale = [grade_id(c) for c in tests if HIDDEN_TEST_IMPORT not in "".join(c["source"])]
