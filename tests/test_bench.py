@@ -175,3 +175,44 @@ def test_grading_section_times_grade_and_plain_nbgrader_on_the_same_submission(t
     for course in ("plain_nbgrader", "course_1_workers", "course_2_workers"):
         graded = tmp_path / course / "autograded" / "bench-001" / "rnn_captioning"
         assert sorted(os.listdir(graded)) >= sorted(NOTEBOOKS), course
+
+
+def _store_run(root, student, notebook, cells, seconds, pairs, status="ok"):
+    """A result file and its executed notebook, laid out as `grade` writes them."""
+    results = root / "grading" / "results" / student
+    executed = root / "grading" / "executed" / student
+    results.mkdir(parents=True, exist_ok=True)
+    executed.mkdir(parents=True, exist_ok=True)
+    (results / f"{notebook}.json").write_text(json.dumps(
+        {"notebook": notebook, "status": status, "seconds": seconds, "cell_seconds": pairs}))
+    (executed / f"{notebook}.ipynb").write_text(json.dumps({"cells": cells}))
+
+
+def test_cell_profile_takes_medians_per_cell_and_names_the_cells(tmp_path):
+    from autograder.demo.bench_cells import cell_profile, format_cell_profile
+
+    def code(source, gid=None, grade=False):
+        meta = {"nbgrader": {"grade_id": gid, "grade": grade, "locked": True}} if gid else {}
+        return {"cell_type": "code", "source": source, "metadata": meta, "outputs": []}
+
+    cells = [code("# Set-up: run this cell first.\nimport numpy as np"),
+             {"cell_type": "markdown", "source": "text", "metadata": {}},
+             code("train(model)"), code("grade_unit(...)", "test_unit_a", grade=True)]
+    _store_run(tmp_path, "s1", "NB", cells, 2.0, [[0, 0.5], [2, 0.25], [3, 0.125]])
+    _store_run(tmp_path, "s2", "NB", cells, 3.0, [[0, 0.75], [3, 0.375]])  # cell 2 skipped
+    _store_run(tmp_path, "s3", "NB", cells, 9.0, [[0, 9.0]], status="cell_timeout")
+    profile = cell_profile(tmp_path)["NB"]
+    assert profile["runs"] == 2  # the run that stopped is left out
+    assert profile["whole_s"] == 2.5
+    assert profile["outside_cells_s"] == pytest.approx((1.125 + 1.875) / 2)
+    assert profile["graded_cells_s"] == pytest.approx(0.25)
+    assert profile["cells_run"] == 2.5 and profile["code_cells"] == 3
+    by_index = {c["index"]: c for c in profile["cells"]}
+    assert by_index[0]["label"] == "Set-up: run this cell first."
+    assert by_index[0]["median_s"] == pytest.approx(0.625)
+    assert (by_index[2]["ran_in"], by_index[2]["median_s"]) == (1, 0.25)
+    assert by_index[3]["label"] == "test_unit_a" and by_index[3]["graded"]
+    text = "\n".join(format_cell_profile({"NB": profile}, min_seconds=0.3))
+    assert "| | 0: Set-up: run this cell first. | 0.62 |" in text
+    assert "test_unit_a (graded)" in text            # graded cells are always listed
+    assert "1 other cells under 0.3 s, together | 0.25 |" in text

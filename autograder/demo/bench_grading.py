@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..release.course import (ASSIGNMENT, NOTEBOOKS, REFERENCES_ENV, REPO, SOURCE_NOTEBOOKS,
                               Course, tools_env)
+from .bench_cells import cell_profile
 from .bench_timing import load_average, progress, run_measured, tail
 from .samples import solved
 
@@ -38,7 +39,8 @@ def bench_grading(num_submissions, workdir):
     """The grading section: our `grade` with 1 and 2 workers vs plain serial nbgrader autograde.
 
     Each submission is one notebook of every name in ``NOTEBOOKS``; ``s_per_notebook_*`` divide
-    the whole command's time by all of them.
+    the whole command's time by all of them. ``cell_profile``: where the 1-worker run's time
+    went, cell by cell (``autograder.demo.bench_cells``).
     """
     workdir = Path(workdir)
     cli = [sys.executable, "-m", "autograder.cli"]
@@ -89,6 +91,8 @@ def bench_grading(num_submissions, workdir):
         # the three runs follow each other: other work on the machine may differ between them
         section[f"load_average_{workers}_worker"] = load_average()
         progress(f"grade, {workers} worker(s): {seconds / num_submissions:.1f} s per submission")
+        if workers == 1:
+            section["cell_profile"] = cell_profile(graded.root)
     section["speedup_2_workers"] = (section["s_per_submission_1_worker"]
                                     / section["s_per_submission_2_worker"])
     section["vs_plain_nbgrader"] = (section["s_per_submission_1_worker"]

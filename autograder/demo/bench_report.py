@@ -15,6 +15,7 @@ import numpy as np
 
 from assignment import backend
 
+from .bench_cells import format_cell_profile
 from .bench_layers import CELLS, DTYPES, SIZES
 from .bench_timing import load_average
 
@@ -118,7 +119,12 @@ def format_report(results):
     for section in ("train", "gradcheck", "grading", "memory"):
         if section in results:
             lines += ["", f"{section}:"]
-            lines += [f"  {k}: {fmt(v, '.3g')}" for k, v in results[section].items()]
+            lines += [f"  {k}: {fmt(v, '.3g')}" for k, v in results[section].items()
+                      if k != "cell_profile"]
+    profile = results.get("grading", {}).get("cell_profile")
+    if profile:
+        lines += ["", "grading, 1 worker: median seconds per cell (cells under 0.05 s together)"]
+        lines += format_cell_profile(profile)
     lines += ["", "| target | measured | limit | met |", "|---|---:|---|---|"]
     for row in results["targets"]:
         met = {True: "yes", False: "NO", None: "not measured"}[row["met"]]
