@@ -32,7 +32,7 @@ STARTUP_SECONDS = 60.0
 # kernel imports them itself and serves one notebook, so nothing is shared.
 PRELOAD = (
     "numpy", "matplotlib", "matplotlib.pyplot", "IPython.display",
-    "assignment.backend", "assignment.caches", "assignment.char_data", "assignment.char_lm",
+    "assignment.backend", "assignment.char_data", "assignment.char_lm",
     "assignment.checks", "assignment.data", "assignment.gradient_check", "assignment.layers",
     "assignment.metrics", "assignment.ngram", "assignment.notebook_import", "assignment.plots",
     "assignment.solver", "assignment.unit_probes",
