@@ -72,9 +72,6 @@ class Sandbox:
         self.limits = limits
         self.env = self._environment(env)
         self.root = is_root()
-        self._uid = reserve_uid(self.tools["setpriv"]) if self.root else None
-        self.uid = self._uid.uid if self.root else os.getuid()
-        self.gid = self.uid if self.root else os.getgid()
         self.workdir_owner = None
         # The private folder: ipc sockets + connection file (ipc/), passwd/group.
         base = tempfile.gettempdir()
@@ -88,6 +85,14 @@ class Sandbox:
         self.log = collections.deque()
         self.log_size = 0
         self._log_lock = threading.Lock()
+        # Last: from here on the sandbox holds its uid until close().
+        try:
+            self._uid = reserve_uid(self.tools["setpriv"]) if self.root else None
+        except BaseException:
+            shutil.rmtree(self.private, ignore_errors=True)
+            raise
+        self.uid = self._uid.uid if self.root else os.getuid()
+        self.gid = self.uid if self.root else os.getgid()
 
     # -- files -------------------------------------------------------------
 
