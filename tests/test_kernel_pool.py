@@ -422,3 +422,28 @@ def test_a_dask_worker_closed_by_its_cluster_leaves_no_sandbox(short_tmp, monkey
     left = [p.name for p in short_tmp.rglob("rnn-*") if not p.name.startswith(
         "rnn-sandbox-fonts-") and "rnn-sandbox-fonts-" not in str(p.parent)]
     assert left == []
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_kernel_that_cannot_start_is_reported_and_its_failed_spare_logged(short_tmp, caplog):
+    """Too little memory to import ipykernel: the start for the notebook reports as without a
+    pool (StartupFailed with the kernel's last output); the spare's failed start is logged, not
+    used, and the next notebook's own start reports again."""
+    from autograder.grading.sandbox.warm_kernel import StartupFailed
+
+    pool = KernelPool(str(short_tmp))
+    config = KernelConfig.of({}, (), Limits(memory_bytes=40 * 2**20, cell_seconds=60,
+                                            total_seconds=120))
+    try:
+        with pytest.raises(StartupFailed) as first:
+            pool.take(config)
+        assert first.value.reason.startswith("the kernel exited during start-up; its last output")
+        assert first.value.reason.endswith("MemoryError")
+        with caplog.at_level(logging.WARNING, logger="autograder.grading.sandbox.kernel_pool"):
+            with pytest.raises(StartupFailed):
+                pool.take(config)
+        assert any("did not come up" in r.getMessage() for r in caplog.records)
+    finally:
+        pool.close()
+    assert processes_naming(str(short_tmp)) == [] and os.listdir(short_tmp) == []
