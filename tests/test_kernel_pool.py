@@ -447,3 +447,19 @@ def test_a_kernel_that_cannot_start_is_reported_and_its_failed_spare_logged(shor
     finally:
         pool.close()
     assert processes_naming(str(short_tmp)) == [] and os.listdir(short_tmp) == []
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_job_whose_kernel_cannot_start_is_startup_failed():
+    from autograder.grading.fingerprint import worker_code_version
+    from autograder.grading.worker import JOB_FORMAT, execute_job
+
+    nb = new_notebook(cells=[new_code_cell("print('never')")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="stale")]
+    job = {"format": JOB_FORMAT, "code": worker_code_version(), "student": "s", "notebook": "n",
+           "nb": nb, "files": {}, "inputs_name": "grading_inputs.npz"}
+    result = execute_job(job, b"", {"memory_bytes": 40 * 2**20})
+    assert result["status"] == "startup_failed" and result["cell_index"] is None
+    assert result["reason"].endswith("MemoryError")
+    assert nbformat.reads(result["nb"], as_version=4).cells[0].outputs == []
