@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CELL_SECONDS = 120.0              # longest one cell may run
-TOTAL_SECONDS = 900.0             # longest one notebook may run in all, kernel start included
+TOTAL_SECONDS = 900.0             # longest one notebook may run, from when its kernel is up
 MEMORY_GB = 3.0                   # address space of each sandboxed process, GiB
 
 
@@ -22,7 +22,8 @@ class Limits:
     processes:     processes + threads the sandbox may have (RLIMIT_NPROC).
     file_bytes:    largest file it may write (RLIMIT_FSIZE).
     cell_seconds:  wall-clock time of one cell.
-    total_seconds: wall-clock time of the whole notebook, kernel start included.
+    total_seconds: wall-clock time of the whole notebook, counted from when it gets its
+                   started kernel (the start itself may take min(60 s, this)).
     output_bytes:  outputs kept per cell; the rest is dropped with a note.
     """
 

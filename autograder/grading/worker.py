@@ -8,7 +8,12 @@ result of a small Dask task (``grading_inputs``) that Dask computes again on
 another worker if every worker holding it dies. They are unpacked into a
 folder inside the Dask worker's own scratch directory, which Dask removes
 when the worker closes (or, after a crash, when the next worker starts); so
-is each job's working folder, which the job removes when it ends.
+is each job's working folder, which its kernel removes when it ends.
+
+Each worker process keeps one sandboxed kernel started ahead
+(``autograder.grading.sandbox.kernel_pool``): a job takes it, writes the
+student's files into its empty workdir and runs the notebook, while the next
+kernel starts. The spare is killed when the process exits.
 
 A job carries the fingerprint of the grading code the coordinator runs
 (``autograder.grading.fingerprint.worker_code_version``: this package, the
@@ -28,6 +33,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,6 +54,8 @@ STUDENT_FILE_TYPES = (".ipynb", ".txt", ".csv", ".json", ".npy", ".npz", ".png",
 MAX_STUDENT_FILE_BYTES = 20 * 2**20
 
 _inputs_cache: dict = {}
+_pools: dict = {}                 # workdir parent -> this process's KernelPool
+_pools_lock = threading.Lock()
 
 
 class WorkerVersionError(RuntimeError):
@@ -116,6 +124,19 @@ def _corpus_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+def _kernel_pool():
+    """This process's kernel pool (made on first use; its spare is killed at exit)."""
+    from .sandbox.kernel_pool import KernelPool
+
+    scratch = _scratch_dir()
+    with _pools_lock:
+        pool = _pools.get(scratch)
+        if pool is None:
+            pool = _pools[scratch] = KernelPool(scratch)
+            atexit.register(pool.close)
+        return pool
+
+
 def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     """Run ``job['nb']`` sandboxed; return the executed notebook and how the run ended.
 
@@ -133,7 +154,8 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     import nbformat
 
     from .limits import Limits
-    from .sandbox.run_notebook import run_notebook
+    from .sandbox.run_notebook import run_notebook, startup_failed
+    from .sandbox.warm_kernel import PRELOAD, KernelConfig, StartupFailed
 
     if job.get("format") != JOB_FORMAT:
         raise WorkerVersionError(f"job format {job.get('format')} is not {JOB_FORMAT}: install "
@@ -142,30 +164,34 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     check_version(job.get("code"))
     started = time.monotonic()
     inputs_dir = _inputs_dir(grading_inputs, job["inputs_name"])
-    workdir = Path(tempfile.mkdtemp(prefix="rnn-grading-work-", dir=_scratch_dir()))
+    nb = nbformat.from_dict(job["nb"])
+    env = {"NBGRADER_EXECUTION": "autograde",
+           "PYTHONPATH": str(inputs_dir),
+           INPUTS_ENV: str(inputs_dir / job["inputs_name"])}
+    readonly = [inputs_dir]
+    data = _data_dir()
+    if data is not None:
+        readonly.append(data)
+        env["ASSIGNMENT_DATA_DIR"] = str(data)
+    corpora = _corpus_dir()
+    if corpora is not None:
+        from assignment.char_data import CORPUS_ENV_VAR
+        readonly.append(corpora)
+        env[CORPUS_ENV_VAR] = str(corpora)
+    config = KernelConfig.of(env, readonly, Limits(**limits), PRELOAD)
     try:
-        for name, data in job.get("files", {}).items():
-            target = workdir / Path(name).name
-            target.write_bytes(data)
-        nb = nbformat.from_dict(job["nb"])
-        env = {"NBGRADER_EXECUTION": "autograde",
-               "PYTHONPATH": str(inputs_dir),
-               INPUTS_ENV: str(inputs_dir / job["inputs_name"])}
-        readonly = [inputs_dir]
-        data = _data_dir()
-        if data is not None:
-            readonly.append(data)
-            env["ASSIGNMENT_DATA_DIR"] = str(data)
-        corpora = _corpus_dir()
-        if corpora is not None:
-            from assignment.char_data import CORPUS_ENV_VAR
-            readonly.append(corpora)
-            env[CORPUS_ENV_VAR] = str(corpora)
-        outcome = run_notebook(nb, workdir, env=env, readonly=readonly, limits=Limits(**limits))
-        return {"status": outcome.status, "cell_index": outcome.cell_index,
-                "reason": outcome.reason, "seconds": outcome.seconds,
-                "cell_seconds": list(outcome.cell_seconds),
-                "nb": nbformat.writes(outcome.nb), "worker": socket.gethostname(),
-                "wall_seconds": time.monotonic() - started, "pid": os.getpid()}
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        kernel = _kernel_pool().take(config)
+    except StartupFailed as exc:
+        outcome = startup_failed(nb, exc.reason, time.monotonic() - started)
+    else:
+        try:
+            kernel.add_files(job.get("files", {}))
+        except BaseException:
+            kernel.close()
+            raise
+        outcome = run_notebook(nb, kernel=kernel)
+    return {"status": outcome.status, "cell_index": outcome.cell_index,
+            "reason": outcome.reason, "seconds": outcome.seconds,
+            "cell_seconds": list(outcome.cell_seconds),
+            "nb": nbformat.writes(outcome.nb), "worker": socket.gethostname(),
+            "wall_seconds": time.monotonic() - started, "pid": os.getpid()}

@@ -13,9 +13,9 @@ import sys
 import tempfile
 
 from ..limits import Limits
-from .run_notebook import setup_failure
 from .host import SandboxError, find_tools, is_root
 from .process import Sandbox
+from .warm_kernel import setup_failure
 
 
 _PROBE = """\
@@ -63,7 +63,7 @@ def check_sandbox() -> str:
         finally:
             sandbox.kill()
             sandbox.release_workdir()
-            sandbox.remove_private()
+            sandbox.close()
     lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE")]
     if result.returncode != 0 or not lines:
         raise SandboxError(setup_failure(result.stderr or result.stdout or
@@ -81,7 +81,7 @@ def check_sandbox() -> str:
     if problems:
         raise SandboxError("the grading sandbox is not safe on this machine: "
                            + "; ".join(problems))
-    who = (f"kernel uid {probe['uid']} (grader is root: one unprivileged uid per worker thread)"
+    who = (f"kernel uid {probe['uid']} (grader is root: one unprivileged uid per sandbox)"
            if is_root() else f"kernel uid {probe['uid']} (the grader's own)")
     return (f"{version} at {tools['bwrap']}; {who}; no network; limits via "
             f"{tools['prlimit']}")

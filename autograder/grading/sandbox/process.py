@@ -1,8 +1,8 @@
 """One sandboxed kernel's process on the host: private folder, uid, the bwrap command, the kill.
 
-Instructor-only; ``autograder.grading.sandbox.run_notebook`` makes one
-:class:`Sandbox` per notebook run. The kernel, and only the kernel, runs
-inside ``bwrap``:
+Instructor-only; ``autograder.grading.sandbox.warm_kernel`` makes one
+:class:`Sandbox` per kernel, and a kernel runs one notebook. The kernel, and
+only the kernel, runs inside ``bwrap``:
 
 * the driver (trusted) stays outside and talks to the kernel over ZeroMQ
   ``ipc://`` sockets in a private folder bound at the same path inside and
@@ -38,7 +38,7 @@ from jupyter_client.connect import write_connection_file
 from ..limits import Limits
 from .host import (SandboxError, inside, is_root, matplotlib_font_cache, outermost,
                            package_dir, python_paths, find_tools)
-from .uids import UID_BASE, chown_tree, kill_uid
+from .uids import chown_tree, kill_uid, reserve_uid
 
 # Sandbox stdout/stderr kept for startup and crash reports (the tail).
 LOG_TAIL_BYTES = 16 * 1024
@@ -53,7 +53,11 @@ class KernelGone(Exception):
 
 
 class Sandbox:
-    """The host-side state of one sandboxed kernel (one run_notebook call)."""
+    """The host-side state of one sandboxed kernel (one notebook).
+
+    Its life: ``prepare``, ``start``, ``lock_ipc``; then ``kill``, the workdir
+    given back or removed (``release_workdir``), ``close``.
+    """
 
     def __init__(self, workdir: str, env: dict, readonly, limits: Limits):
         self.tools = find_tools()
@@ -68,8 +72,6 @@ class Sandbox:
         self.limits = limits
         self.env = self._environment(env)
         self.root = is_root()
-        self.uid = UID_BASE + threading.get_native_id() if self.root else os.getuid()
-        self.gid = self.uid if self.root else os.getgid()
         self.workdir_owner = None
         # The private folder: ipc sockets + connection file (ipc/), passwd/group.
         base = tempfile.gettempdir()
@@ -83,6 +85,14 @@ class Sandbox:
         self.log = collections.deque()
         self.log_size = 0
         self._log_lock = threading.Lock()
+        # Last: from here on the sandbox holds its uid until close().
+        try:
+            self._uid = reserve_uid(self.tools["setpriv"]) if self.root else None
+        except BaseException:
+            shutil.rmtree(self.private, ignore_errors=True)
+            raise
+        self.uid = self._uid.uid if self.root else os.getuid()
+        self.gid = self.uid if self.root else os.getgid()
 
     # -- files -------------------------------------------------------------
 
@@ -136,8 +146,12 @@ class Sandbox:
         if self.root and self.workdir_owner is not None:
             chown_tree(self.workdir, *self.workdir_owner)
 
-    def remove_private(self):
+    def close(self):
+        """After ``kill`` and the workdir: remove the private folder, give up the uid."""
         shutil.rmtree(self.private, ignore_errors=True)
+        if self._uid is not None:
+            self._uid.release()
+            self._uid = None
 
     # -- command -----------------------------------------------------------
 

@@ -4,44 +4,26 @@ Instructor-only. ``run_notebook(nb, workdir, env=..., readonly=..., limits=...)`
 executes every code cell of ``nb`` the way nbgrader's Execute step does
 (in order, errors do not stop the run, outputs recorded) with the kernel,
 and only the kernel, inside ``bwrap`` (``autograder.grading.sandbox.process``),
-driven from outside (``autograder.grading.sandbox.kernel_driver``). Per cell and per
-notebook it enforces the wall-clock limits of :class:`Limits`; on a time limit
-or a dead kernel the run stops there and says why in one sentence.
+driven from outside (``autograder.grading.sandbox.kernel_driver``). It starts
+the kernel itself (``autograder.grading.sandbox.warm_kernel``), or runs in one
+started ahead (``run_notebook(nb, kernel=...)``, from
+``autograder.grading.sandbox.kernel_pool``). Per cell and per notebook it
+enforces the wall-clock limits of :class:`Limits`; on a time limit or a dead
+kernel the run stops there and says why in one sentence.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 
 import nbformat
 
-from .kernel_driver import Driver
 from ..limits import Limits
-from .host import SandboxError
-from .process import KernelGone, Sandbox
-
-# How long a kernel may take to answer its first request (inside total_seconds).
-STARTUP_SECONDS = 60.0
-
-# Started with `python -P -c BOOTSTRAP -f <connection file>`: the kernel binds
-# its sockets and reads its configuration in an empty folder (an
-# `ipython_kernel_config.py` or `ipykernel_launcher.py` in the student's folder
-# must not run before the driver has connected), then moves to the student's
-# folder and puts it on sys.path, as Jupyter does.
-BOOTSTRAP = """\
-import os, sys
-from ipykernel.kernelapp import IPKernelApp
-app = IPKernelApp.instance()
-app.initialize(sys.argv[1:])
-os.chdir({workdir!r})
-sys.path.insert(0, '')
-app.start()
-"""
+from .process import KernelGone
+from .warm_kernel import KernelConfig, StartupFailed, WarmKernel, last_lines, start_kernel
 
 
 @dataclass
@@ -56,7 +38,8 @@ class RunOutcome:
                   when ok, and for startup_failed).
     reason:       one human-readable sentence for the instructor's review
                   list ("" when ok).
-    seconds:      wall-clock time of the whole run, kernel start included.
+    seconds:      wall-clock time of the run: the kernel's start when
+                  run_notebook starts it, then the cells.
     cell_seconds: wall-clock time of each executed code cell, in order.
     """
 
@@ -69,7 +52,8 @@ class RunOutcome:
 
 
 
-def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits()) -> RunOutcome:
+def run_notebook(nb, workdir=None, *, env: dict | None = None, readonly=(),
+                 limits: Limits | None = None, kernel: WarmKernel | None = None) -> RunOutcome:
     """Execute every code cell of `nb` in a sandboxed kernel and return what happened.
 
     nb:       a notebook (NotebookNode or dict, nbformat 4); not modified.
@@ -77,45 +61,41 @@ def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits
               writable host place (it appears at the same absolute path).
     env:      extra environment variables of the kernel (str -> str).
     readonly: extra host paths bound read-only at the same path.
-    limits:   a Limits.
+    limits:   a Limits (default: Limits()).
+    kernel:   instead of workdir, env and readonly: a WarmKernel started
+              ahead (``start_kernel``, ``KernelPool.take``), used for this
+              notebook only; limits are then the kernel's.
 
     Returns a RunOutcome; raises SandboxError only when the sandbox itself
     cannot be set up. Cells run in order; an error in a cell does not stop
     the run; the first time limit or kernel death stops it (later cells keep
-    no outputs). The sandbox is always killed and cleaned up before return.
+    no outputs). ``limits.total_seconds`` counts from when the kernel has
+    started (its start has its own limit, see ``start_kernel``). The sandbox
+    is always killed and cleaned up before return.
     """
     started = time.monotonic()
-    deadline_total = started + limits.total_seconds
-    nb = nbformat.from_dict(copy.deepcopy(dict(nb)))
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    sandbox = Sandbox(os.fspath(workdir), env, readonly, limits)
-    driver = None
+    nb = _without_outputs(nb)
+    if kernel is None:
+        if workdir is None or env is None:
+            raise TypeError("run_notebook needs workdir and env, or a started kernel")
+        try:
+            kernel = start_kernel(KernelConfig.of(env, readonly, limits or Limits()), workdir)
+        except StartupFailed as exc:
+            return startup_failed(nb, exc.reason, time.monotonic() - started)
+    elif workdir is not None or env is not None or readonly:
+        kernel.close()
+        raise TypeError("run_notebook runs in the kernel's workdir with the kernel's env and "
+                        "readonly paths: give either a kernel or workdir, env and readonly")
+    elif limits is not None and limits != kernel.config.limits:
+        kernel.close()
+        raise ValueError(f"the kernel was started for {kernel.config.limits}, not {limits}: "
+                         "start one for these limits")
+    limits = kernel.config.limits
+    sandbox, driver = kernel.sandbox, kernel.driver
+    deadline_total = time.monotonic() + limits.total_seconds
     cell_seconds = []
     status, cell_index, reason = "ok", None, ""
     try:
-        sandbox.prepare()
-        kernel_argv = [sys.executable, "-P", "-c", BOOTSTRAP.format(workdir=sandbox.workdir),
-                       "-f", sandbox.connection_file]
-        sandbox.start(kernel_argv)
-        driver = Driver(sandbox)
-        try:
-            driver.start(min(deadline_total, started + STARTUP_SECONDS))
-            sandbox.lock_ipc()
-        except (TimeoutError, KernelGone) as exc:
-            sandbox.kill()
-            tail = sandbox.log_tail()
-            if tail.startswith("bwrap:") or "setpriv:" in tail or "prlimit:" in tail:
-                raise SandboxError(setup_failure(tail)) from None
-            why = ("did not answer within "
-                   f"{min(limits.total_seconds, STARTUP_SECONDS):.0f} s"
-                   if isinstance(exc, TimeoutError) else f"{exc}")
-            status = "startup_failed"
-            reason = f"the kernel {why}" + (f"; its last output: {last_lines(tail)}"
-                                            if tail else "")
-            return RunOutcome(nb, status, None, reason, time.monotonic() - started, [])
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
@@ -148,11 +128,22 @@ def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits
         return RunOutcome(nb, status, cell_index, reason, time.monotonic() - started,
                           cell_seconds)
     finally:
-        sandbox.kill()
-        if driver is not None:
-            driver.close()
-        sandbox.release_workdir()
-        sandbox.remove_private()
+        kernel.close()
+
+
+def startup_failed(nb, reason: str, seconds: float) -> RunOutcome:
+    """The outcome of a notebook whose kernel did not start: no cell ran (`reason`: why)."""
+    return RunOutcome(_without_outputs(nb), "startup_failed", None, reason, seconds, [])
+
+
+def _without_outputs(nb) -> nbformat.NotebookNode:
+    """A copy of `nb` whose code cells have no outputs and no execution counts."""
+    nb = nbformat.from_dict(copy.deepcopy(dict(nb)))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
 
 
 def _exit_description(code) -> str:
@@ -169,18 +160,3 @@ def _exit_description(code) -> str:
                  "SIGABRT": ": aborted"}.get(name, "")
         return f"{name}{extra}"
     return f"exit code {code}"
-
-
-def last_lines(text: str, n: int = 3) -> str:
-    return " | ".join(text.strip().splitlines()[-n:])[-500:]
-
-
-def setup_failure(tail: str) -> str:
-    hint = ""
-    if "namespace" in tail or "Operation not permitted" in tail:
-        hint = (" Unprivileged user namespaces look disabled: enable them (`sysctl -w "
-                "kernel.unprivileged_userns_clone=1` on Debian/Ubuntu, "
-                "`user.max_user_namespaces` > 0, or the AppArmor profile for bwrap on Ubuntu "
-                "24.04+); in a container, run it with `--security-opt seccomp=unconfined` or "
-                "`--privileged`.")
-    return f"the grading sandbox could not start: {last_lines(tail)}.{hint}"

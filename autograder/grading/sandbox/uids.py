@@ -1,20 +1,82 @@
-"""The kernel's own uid when the grader runs as root: handing files over, and killing every process.
+"""The kernel's own uid when the grader runs as root: reserving it, handing files over, killing.
 
-Instructor-only. As root, each sandboxed kernel runs as ``UID_BASE`` + the
-driver thread's id: root is exempt from the process limit, and a uid per
-concurrent sandbox keeps their limits apart.
+Instructor-only. As root, each sandboxed kernel runs as an unprivileged uid
+of its own (root is exempt from the process limit, and a uid per live sandbox
+keeps their limits apart). ``reserve_uid`` hands out ``UID_BASE + n`` for the
+first ``n`` whose lock file in a root-only folder no other live sandbox holds
+(an ``flock``, so it is unique across threads and processes of the machine,
+and the kernel's start and run may happen in different threads); the sandbox
+keeps it until it is killed and its files are gone.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import stat
 import subprocess
+import tempfile
 import time
 
-# Kernel uids when the grader is root: UID_BASE + the driver thread's native id
-# (unique among live threads on the machine). Far above login users, system
-# users and the usual /etc/subuid ranges.
+from .host import SandboxError
+
+# Kernel uids when the grader is root: UID_BASE + a reserved slot. Far above
+# login users, system users and the usual /etc/subuid ranges.
 UID_BASE = 1_700_000_000
+UID_SLOTS = 65_536
+
+
+def uid_lock_dir() -> str:
+    """The root-only folder of the uids' lock files (one per slot ever used), made if missing.
+
+    Under /run when the machine has it (one folder for every process, whatever
+    its TMPDIR), otherwise in the temporary folder.
+    """
+    parent = "/run" if os.path.isdir("/run") else tempfile.gettempdir()
+    path = os.path.join(parent, "rnn-sandbox-uids")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o077:
+        raise SandboxError(f"{path} holds the locks of the sandboxes' uids, so it must be a "
+                           "folder that only root can use; it is not: remove it and grade again")
+    return path
+
+
+class UidReservation:
+    """One kernel uid, held (an flock'ed file) until ``release``."""
+
+    def __init__(self, uid: int, fd: int):
+        self.uid = uid
+        self._fd = fd
+
+    def release(self):
+        """Let another sandbox use the uid (after its processes and files are gone)."""
+        if self._fd is not None:
+            os.close(self._fd)   # closing the only descriptor drops the flock
+            self._fd = None
+
+
+def reserve_uid(setpriv: str) -> UidReservation:
+    """The first free kernel uid, reserved; its leftover processes (if any) are killed."""
+    folder = uid_lock_dir()
+    for slot in range(UID_SLOTS):
+        fd = os.open(os.path.join(folder, str(slot)), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                     0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        uid = UID_BASE + slot
+        # A holder that died without cleaning up (its processes die with it, see
+        # --die-with-parent); whatever still runs as this uid is no live sandbox's.
+        kill_uid(uid, setpriv)
+        return UidReservation(uid, fd)
+    raise SandboxError(f"all {UID_SLOTS} sandbox uids are in use on this machine (locks in "
+                       f"{folder}); run fewer grading workers")
 
 
 def chown_tree(top: str, uid: int, gid: int):
