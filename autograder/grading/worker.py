@@ -122,6 +122,7 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     Inputs:
         job: {"format", "code" (the coordinator's worker_code_version()), "student", "notebook",
               "nb" (nbformat dict), "files" {name: bytes},
+              "skip" [[cell index, why], ...]: cells not to run (autograder.grading.cell_plan),
               "inputs_name" (file name the kernel module expects)}
         grading_inputs: the bytes of the grading-inputs file (no expected values)
         limits: keyword arguments of autograder.grading.limits.Limits
@@ -161,7 +162,8 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
             from assignment.char_data import CORPUS_ENV_VAR
             readonly.append(corpora)
             env[CORPUS_ENV_VAR] = str(corpora)
-        outcome = run_notebook(nb, workdir, env=env, readonly=readonly, limits=Limits(**limits))
+        outcome = run_notebook(nb, workdir, env=env, readonly=readonly, limits=Limits(**limits),
+                               skip=[index for index, _ in job.get("skip", [])])
         return {"status": outcome.status, "cell_index": outcome.cell_index,
                 "reason": outcome.reason, "seconds": outcome.seconds,
                 "cell_seconds": list(outcome.cell_seconds),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import nbformat
 
 from .kernel_driver import Driver
+from ..cell_plan import NOT_RUN_TEXT
 from ..limits import Limits
 from .host import SandboxError
 from .process import KernelGone, Sandbox
@@ -49,7 +50,8 @@ class RunOutcome:
     """What happened to one notebook run.
 
     nb:           the notebook with the outputs of every cell that ran (code
-                  cells that did not run have no outputs).
+                  cells that did not run have no outputs; a skipped cell has
+                  one line that says so).
     status:       "ok" | "cell_timeout" | "total_timeout" | "kernel_died" |
                   "startup_failed".
     cell_index:   index in nb.cells of the cell where the run stopped (None
@@ -57,7 +59,8 @@ class RunOutcome:
     reason:       one human-readable sentence for the instructor's review
                   list ("" when ok).
     seconds:      wall-clock time of the whole run, kernel start included.
-    cell_seconds: wall-clock time of each executed code cell, in order.
+    cell_seconds: [cell index, wall-clock seconds] of each code cell sent to
+                  the kernel, in order.
     """
 
     nb: nbformat.NotebookNode
@@ -69,8 +72,9 @@ class RunOutcome:
 
 
 
-def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits()) -> RunOutcome:
-    """Execute every code cell of `nb` in a sandboxed kernel and return what happened.
+def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits(),
+                 skip=()) -> RunOutcome:
+    """Execute the code cells of `nb` in a sandboxed kernel and return what happened.
 
     nb:       a notebook (NotebookNode or dict, nbformat 4); not modified.
     workdir:  an existing host folder: the kernel's cwd, HOME and only
@@ -78,6 +82,9 @@ def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits
     env:      extra environment variables of the kernel (str -> str).
     readonly: extra host paths bound read-only at the same path.
     limits:   a Limits.
+    skip:     indices in nb.cells of code cells not to run (the grading plan,
+              ``autograder.grading.cell_plan``); each gets the output
+              NOT_RUN_TEXT instead.
 
     Returns a RunOutcome; raises SandboxError only when the sandbox itself
     cannot be set up. Cells run in order; an error in a cell does not stop
@@ -119,6 +126,10 @@ def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
+            if index in skip:
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                       text=NOT_RUN_TEXT)]
+                continue
             cell_start = time.monotonic()
             cell_deadline = min(cell_start + limits.cell_seconds, deadline_total)
             try:
@@ -142,7 +153,7 @@ def run_notebook(nb, workdir, *, env: dict, readonly=(), limits: Limits = Limits
                 tail = sandbox.log_tail()
                 if tail:
                     reason += f"; its last output: {last_lines(tail)}"
-            cell_seconds.append(time.monotonic() - cell_start)
+            cell_seconds.append([index, time.monotonic() - cell_start])
             if status != "ok":
                 break
         return RunOutcome(nb, status, cell_index, reason, time.monotonic() - started,
