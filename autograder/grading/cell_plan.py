@@ -20,8 +20,10 @@ the standard library's ``symtable``, so a student function's local ``N`` does
 not keep alive an experiment's global ``N``. A running cell that does not
 parse, or that can reach names dynamically (``globals()``, ``eval``,
 ``get_ipython``, frames, ``__main__``, IPython's output history, ...), reads
-everything: no candidate before it is skipped (anywhere, when it does so inside
-a function). When unsure, the cell runs.
+everything: no candidate before it is skipped (none at all when it does so
+inside a function, or does not parse here: its functions may run at any time).
+A candidate that may bind any name (``from x import *``, dynamic access) runs.
+When unsure, the cell runs.
 
     plan_skips(nb, release) -> [(cell index, reason), ...]
 """
