@@ -369,7 +369,8 @@ def test_a_solved_notebook_gets_every_point_without_running_its_experiments_and_
             assert cell["execution_count"] is None
             assert _text(cell) in marked_texts or is_marked(cell)
         for cell in executed["cells"]:
-            if is_test(cell) or (cell["metadata"].get("nbgrader") or {}).get("solution"):
+            if cell["cell_type"] == "code" and (
+                    is_test(cell) or (cell["metadata"].get("nbgrader") or {}).get("solution")):
                 assert not _not_run(cell) and cell["execution_count"] is not None
     result = json.loads((graded.root / "grading" / "results" / "solved" /
                          "RNN_Captioning.json").read_text())
