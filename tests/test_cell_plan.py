@@ -263,6 +263,31 @@ def test_a_solved_notebook_skips_every_marked_cell_but_what_dynamic_code_may_rea
         assert skipped == marked
 
 
+# ------------------------------------------------------------ the sandboxed run
+
+
+@pytest.mark.slow
+def test_a_skipped_cell_is_not_sent_to_the_kernel_and_says_so(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from autograder.grading.limits import Limits
+    from autograder.grading.sandbox.run_notebook import run_notebook
+
+    nb = new_notebook(cells=[new_code_cell("a = 1"), new_markdown_cell("text"),
+                             new_code_cell("b = 2\nprint('ran')"),
+                             new_code_cell("print('b' in globals(), a)")])
+    (tmp_path / "work").mkdir()
+    out = run_notebook(nb, tmp_path / "work", env={}, skip=[2],
+                       limits=Limits(cell_seconds=60, total_seconds=120))
+    assert out.status == "ok"
+    assert [o["text"] for o in out.nb.cells[2].outputs] == [NOT_RUN_TEXT]
+    assert out.nb.cells[2].execution_count is None
+    assert out.nb.cells[3].outputs[0]["text"] == "False 1\n"
+    assert [index for index, _ in out.cell_seconds] == [0, 3]
+    assert nbformat.validate(out.nb) is None
+
+
 # ------------------------------------------------------------ real grading
 
 
