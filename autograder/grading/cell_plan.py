@@ -31,9 +31,10 @@ When unsure, the cell runs.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import symtable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from assignment.units import UNITS
 
@@ -73,21 +74,29 @@ def _source(cell) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Names:
     """What one code cell binds and reads (``everything``: it may read any name)."""
 
-    binds: set = field(default_factory=set)
-    reads_now: set = field(default_factory=set)     # at module level, when the cell runs
-    reads_later: set = field(default_factory=set)   # as globals of its functions and classes
+    binds: frozenset = frozenset()
+    reads_now: frozenset = frozenset()     # at module level, when the cell runs
+    reads_later: frozenset = frozenset()   # as globals of its functions and classes
     everything_now: bool = False
     everything_later: bool = False
-    binds_unknown: bool = False                      # `from x import *`, or it does not parse
+    binds_unknown: bool = False            # `from x import *`, dynamic access, or no parse
+
+
+EVERYTHING = Names(everything_now=True, everything_later=True, binds_unknown=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _transformer():
+    from IPython.core.inputtransformer2 import TransformerManager
+    return TransformerManager()
 
 
 def _python(text: str) -> str:
-    from IPython.core.inputtransformer2 import TransformerManager
-    return TransformerManager().transform_cell(text)
+    return _transformer().transform_cell(text)
 
 
 def _is_dynamic(node) -> bool:
@@ -114,36 +123,37 @@ def _scopes(table):
         yield from _scopes(child)
 
 
-def cell_names(text: str, trusted_reads=None) -> Names:
+@functools.lru_cache(maxsize=4096)
+def cell_names(text: str, trusted_reads: frozenset | None = None) -> Names:
     """The names a code cell binds and reads (see the module docstring).
 
     ``trusted_reads``: for a graded test cell, the names its hidden part reads
     (its unit's object and ``uses``); its own ``globals()`` is then not dynamic.
+    Cached: the cells of a class's notebooks are mostly the same text.
     """
-    names = Names()
     try:
         code = _python(text)
         tree = ast.parse(code)
         table = symtable.symtable(code, "<cell>", "exec")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        names.everything_now = names.everything_later = names.binds_unknown = True
-        return names
+    except Exception:  # student text: whatever fails here, the cell may read anything
+        return EVERYTHING
+    binds, reads_now, reads_later, declared_global = set(), set(), set(), set()
     for symbol in table.get_symbols():
         name = symbol.get_name()
         if symbol.is_referenced():
-            names.reads_now.add(name)
+            reads_now.add(name)
         if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace() or \
                 not symbol.is_referenced():
-            names.binds.add(name)
-    declared_global = set()
+            binds.add(name)
     for scope in _scopes(table):
         for symbol in scope.get_symbols():
             if symbol.is_global() and symbol.is_referenced():
-                names.reads_later.add(symbol.get_name())
+                reads_later.add(symbol.get_name())
             if symbol.is_declared_global():
                 declared_global.add(symbol.get_name())
                 if symbol.is_assigned():
-                    names.binds.add(symbol.get_name())
+                    binds.add(symbol.get_name())
+    star = dynamic_now = dynamic_later = False
     for node, nested in _walk(tree):
         # `x += 1` and `del x` read the global x too (symtable only says they bind it);
         # inside a function only when x is declared global there (else x is local)
@@ -152,21 +162,19 @@ def cell_names(text: str, trusted_reads=None) -> Names:
         for target in targets:
             if isinstance(target, ast.Name):
                 if not nested:
-                    names.reads_now.add(target.id)
+                    reads_now.add(target.id)
                 elif target.id in declared_global:
-                    names.reads_later.add(target.id)
+                    reads_later.add(target.id)
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
-            names.binds_unknown = True
+            star = True
         if trusted_reads is None and _is_dynamic(node):
-            if nested:
-                names.everything_later = True
-            else:
-                names.everything_now = True
+            dynamic_later = dynamic_later or nested
+            dynamic_now = dynamic_now or not nested
     if trusted_reads is not None:
-        names.reads_now |= set(trusted_reads)
+        reads_now |= trusted_reads
     # code that reaches the globals dynamically may also bind any name there
-    names.binds_unknown = names.binds_unknown or names.everything_now or names.everything_later
-    return names
+    return Names(frozenset(binds), frozenset(reads_now), frozenset(reads_later), dynamic_now,
+                 dynamic_later, star or dynamic_now or dynamic_later)
 
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
@@ -186,7 +194,7 @@ def _walk(tree):
 def _test_reads(cell):
     """The names the hidden part of a graded test cell reads, or None for an unknown unit."""
     unit = UNITS.get((grade_id(cell) or "")[len("test_"):])
-    return None if unit is None else {unit.obj, *unit.uses}
+    return None if unit is None else frozenset({unit.obj, *unit.uses})
 
 
 def _candidates(nb: dict, release: dict) -> dict:
@@ -218,7 +226,7 @@ def plan_skips(nb: dict, release: dict) -> list:
         if is_test(cell):
             reads = _test_reads(cell)
             cells[index] = cell_names(_source(cell), reads) if reads is not None else \
-                Names(everything_now=True, everything_later=True)
+                EVERYTHING
         else:
             cells[index] = cell_names(_source(cell))
     skipped = {i for i in candidates if not cells[i].binds_unknown}
