@@ -427,3 +427,30 @@ def test_feedback_shows_no_skipped_cell(graded):
         html = (graded.root / "feedback" / "solved" / "rnn_captioning" /
                 notebook.replace(".ipynb", ".html")).read_text()
         assert "not run while grading" not in html and "Graded test for" in html
+
+
+@pytest.mark.slow
+def test_the_plan_is_part_of_the_jobs_key(graded, tmp_path):
+    import shutil
+
+    from autograder.grading.jobs import build_jobs
+
+    shutil.copytree(graded.root, tmp_path / "course")
+    course = Course(tmp_path / "course")
+
+    def jobs():
+        built, _ = build_jobs(course, "rnn_captioning", ["solved"], "the same context")
+        return {job.notebook: job for job in built}
+
+    before = jobs()
+    # the release no longer marks one experiment cell: the same restored notebook, another plan
+    path = course.release_dir() / "RNN_Captioning.ipynb"
+    release = json.loads(path.read_text())
+    cell = next(c for c in release["cells"] if is_marked(c) and grade_id(c) is None)
+    del cell["metadata"]["rnn_assignment"]
+    path.write_text(json.dumps(release))
+    after = jobs()
+    assert after["RNN_Captioning"].nb == before["RNN_Captioning"].nb
+    assert len(after["RNN_Captioning"].skip) == len(before["RNN_Captioning"].skip) - 1
+    assert after["RNN_Captioning"].key != before["RNN_Captioning"].key
+    assert after["LSTM_Captioning"].key == before["LSTM_Captioning"].key
