@@ -214,8 +214,8 @@ def test_only_marked_cells_from_the_instructor_are_candidates():
 
 
 def test_cell_names_are_scope_correct():
-    names = cell_names("import numpy as np\ndef f(x):\n    N, T = x.shape\n    return np.ones(N) * K\n"
-                       "N = 3\nprint(N)")
+    names = cell_names("import numpy as np\ndef f(x):\n    N, T = x.shape\n"
+                       "    return np.ones(N) * K\nN = 3\nprint(N)")
     assert {"np", "f", "N"} <= names.binds and "K" not in names.binds
     assert names.reads_later == {"np", "K"}
     assert "N" in names.reads_now and "T" not in names.reads_now | names.reads_later
