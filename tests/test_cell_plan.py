@@ -303,6 +303,18 @@ def course(tmp_path_factory):
 
 
 ALL = ("RNN_Captioning.ipynb", "LSTM_Captioning.ipynb", "CharRNN_Language_Model.ipynb")
+
+
+@pytest.mark.slow
+def test_nbgraders_release_keeps_every_marker_and_marked_text(course):
+    for notebook in ALL:
+        source = json.loads((course.source_dir() / notebook).read_text())
+        release = json.loads((course.release_dir() / notebook).read_text())
+        marked = [(_text(c), c["metadata"]["rnn_assignment"]) for c in source["cells"]
+                  if is_marked(c)]
+        assert marked, notebook
+        assert marked == [(_text(c), c["metadata"]["rnn_assignment"]) for c in release["cells"]
+                          if is_marked(c)]
 EDITED_LINE = "print('my own line in an experiment cell')"
 ADDED_LINE = "print('a cell I added')"
 
