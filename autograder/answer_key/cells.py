@@ -4,8 +4,10 @@ For every unit the source notebook has a check cell (``<unit>_check``, its
 first line ``check_unit("<unit>", <obj>)``; the lines after it are the
 notebook's own) and a graded test cell (``test_<unit>``, all generated: its
 ``points``, the "Graded test for <unit> (N points)" line, ``check_unit`` and,
-hidden, ``grade_unit``). A unit whose cells are missing gets both right after
-the solution cell ``<obj>_solution``. The unit table of
+hidden, ``grade_unit``). Every locked ``*_check`` cell gets the marker of a
+cell that is not run while grading (``autograder.grading.cell_plan``). A unit
+whose cells are missing gets both right after the solution cell
+``<obj>_solution``. The unit table of
 docs/grading-design.md lies between the two markers below.
 
     python -m autograder.answer_key.cells --write   rewrite notebooks/*.ipynb and the docs
@@ -22,6 +24,8 @@ import sys
 from pathlib import Path
 
 from assignment.units import UNITS, notebook_units
+
+from ..grading.cell_plan import METADATA_KEY, SKIP_MARKER
 
 from ..release.course import REPO, SOURCE_NOTEBOOKS
 
@@ -68,8 +72,10 @@ def _code_cell(source: str, nbgrader: dict) -> dict:
 
 
 def _check_cell(name) -> dict:
-    return _code_cell(check_line(name), {"grade": False, "grade_id": f"{name}_check",
+    cell = _code_cell(check_line(name), {"grade": False, "grade_id": f"{name}_check",
                                          "locked": True, "solution": False})
+    cell["metadata"][METADATA_KEY] = dict(SKIP_MARKER)
+    return cell
 
 
 def _graded_cell(name) -> dict:
@@ -106,6 +112,11 @@ def generate_notebook(notebook: dict, name: str) -> dict:
         graded = cells[position[test_id]]
         graded["source"] = _graded_cell(unit_name)["source"]
         graded["metadata"]["nbgrader"]["points"] = _points(unit.points)
+    for cell in cells:  # check cells are not run while grading: nothing graded reads them
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        if meta.get("locked") and not meta.get("grade") and \
+                meta.get("grade_id", "").endswith("_check"):
+            cell["metadata"][METADATA_KEY] = dict(SKIP_MARKER)
     return notebook
 
 

@@ -6,6 +6,7 @@ modules, in the order a submission meets them:
     collect, collect_lms, upload,      submissions into the course's submitted/
     safe_files, notebook_names         (links never followed; renamed notebooks found)
     submitted_files, restore, jobs     submitted/ read, instructor cells put back, job keys
+    cell_plan                          which cells of a restored notebook need not run
     fingerprint                        the code that decides a result, the code a worker runs
     dask_run, worker                   jobs on Dask workers
     sandbox/                           one notebook run in bubblewrap (limits: limits)

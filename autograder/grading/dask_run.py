@@ -63,7 +63,7 @@ def run_jobs(jobs, inputs: bytes, options, on_result) -> None:
         for job in jobs:
             payload = {"format": JOB_FORMAT, "code": version, "student": job.student,
                        "notebook": job.notebook, "nb": job.nb, "files": job.files,
-                       "inputs_name": INPUTS_NAME}
+                       "skip": job.skip, "inputs_name": INPUTS_NAME}
             future = client.submit(execute_job, payload, shared, options.limits(), pure=False,
                                    key=f"grade-{job.student}-{job.notebook}-{job.key[:12]}")
             futures[future] = job

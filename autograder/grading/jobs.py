@@ -2,8 +2,9 @@
 
 Instructor-only. ``build_jobs`` reads every student's ``submitted/`` folder
 (``autograder.grading.submitted_files``: regular files only), restores each
-notebook's instructor cells (``autograder.grading.restore``) and gives the job
-a key made of everything that decides its result: the restored notebook, the
+notebook's instructor cells (``autograder.grading.restore``), plans which of its
+cells need not run (``autograder.grading.cell_plan``) and gives the job a key
+made of everything that decides its result: the restored notebook, its plan, the
 student's files, what needs review, and ``grading_context``: the grading code
 and source notebooks (``autograder.grading.fingerprint``), the bytes of the
 hidden references (expected outputs) and of the grading inputs, the limits.
@@ -15,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..release.course import Course
 from .collect import notes as collect_notes
+from .cell_plan import plan_skips
 from .errors import GradingError
 from .fingerprint import grading_code_version
 from .restore import read_submitted, restore_notebook
@@ -68,6 +70,7 @@ class Job:
     files: dict
     changes: list
     unreadable: str             # why the submission needs review ("" if it does not)
+    skip: list = field(default_factory=list)  # [cell index, why it is not run] (cell_plan)
     key: str = ""
 
 
@@ -113,8 +116,9 @@ def build_jobs(course, assignment, students, context: str) -> tuple[list, dict]:
             submitted, unreadable = read_submitted(path, read[name])
             restored = restore_notebook(source, release, submitted)
             review = "; ".join(p for p in [unreadable, *restored.review, *mine] if p)
-            job = Job(student, notebook, restored.nb, files, restored.changes, review)
-            job.key = _key(context, review, restored.nb,
+            skip = [[index, why] for index, why in plan_skips(restored.nb, release)]
+            job = Job(student, notebook, restored.nb, files, restored.changes, review, skip)
+            job.key = _key(context, review, restored.nb, skip,
                            sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items()))
             jobs.append(job)
     return jobs, missing

@@ -22,7 +22,7 @@ from .restore import grade_id, is_test
 
 RESULTS_DIR = Path("grading") / "results"
 EXECUTED_DIR = Path("grading") / "executed"
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 STOPPED = {"cell_timeout": "a cell ran past the time limit",
            "total_timeout": "the notebook ran past the total time limit",
            "kernel_died": "the kernel died",
@@ -37,7 +37,10 @@ def clean_reason(text) -> str:
 
 
 def score_run(job, run: dict, references) -> dict:
-    """The result of one notebook: per test, the score and the feedback (no hidden values)."""
+    """The result of one notebook: per test, the score and the feedback (no hidden values).
+
+    ``cell_seconds`` in the result: [cell index, seconds] of each cell that ran.
+    """
     import nbformat
 
     from .scoring import score_unit

@@ -143,6 +143,7 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
     Inputs:
         job: {"format", "code" (the coordinator's worker_code_version()), "student", "notebook",
               "nb" (nbformat dict), "files" {name: bytes},
+              "skip" [[cell index, why], ...]: cells not to run (autograder.grading.cell_plan),
               "inputs_name" (file name the kernel module expects)}
         grading_inputs: the bytes of the grading-inputs file (no expected values)
         limits: keyword arguments of autograder.grading.limits.Limits
@@ -189,7 +190,8 @@ def execute_job(job: dict, grading_inputs: bytes, limits: dict) -> dict:
         except BaseException:
             kernel.close()
             raise
-        outcome = run_notebook(nb, kernel=kernel)
+        outcome = run_notebook(nb, kernel=kernel,
+                               skip=[index for index, _ in job.get("skip", [])])
     return {"status": outcome.status, "cell_index": outcome.cell_index,
             "reason": outcome.reason, "seconds": outcome.seconds,
             "cell_seconds": list(outcome.cell_seconds),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from ..cell_plan import NOT_RUN_TEXT
 from ..limits import Limits
 from .process import KernelGone
 from .warm_kernel import KernelConfig, StartupFailed, WarmKernel, last_lines, start_kernel
@@ -31,7 +32,8 @@ class RunOutcome:
     """What happened to one notebook run.
 
     nb:           the notebook with the outputs of every cell that ran (code
-                  cells that did not run have no outputs).
+                  cells that did not run have no outputs; a skipped cell has
+                  one line that says so).
     status:       "ok" | "cell_timeout" | "total_timeout" | "kernel_died" |
                   "startup_failed".
     cell_index:   index in nb.cells of the cell where the run stopped (None
@@ -40,7 +42,8 @@ class RunOutcome:
                   list ("" when ok).
     seconds:      wall-clock time of the run: the kernel's start when
                   run_notebook starts it, then the cells.
-    cell_seconds: wall-clock time of each executed code cell, in order.
+    cell_seconds: [cell index, wall-clock seconds] of each code cell sent to
+                  the kernel, in order.
     """
 
     nb: nbformat.NotebookNode
@@ -53,8 +56,9 @@ class RunOutcome:
 
 
 def run_notebook(nb, workdir=None, *, env: dict | None = None, readonly=(),
-                 limits: Limits | None = None, kernel: WarmKernel | None = None) -> RunOutcome:
-    """Execute every code cell of `nb` in a sandboxed kernel and return what happened.
+                 limits: Limits | None = None, kernel: WarmKernel | None = None,
+                 skip=()) -> RunOutcome:
+    """Execute the code cells of `nb` in a sandboxed kernel and return what happened.
 
     nb:       a notebook (NotebookNode or dict, nbformat 4); not modified.
     workdir:  an existing host folder: the kernel's cwd, HOME and only
@@ -65,6 +69,9 @@ def run_notebook(nb, workdir=None, *, env: dict | None = None, readonly=(),
     kernel:   instead of workdir, env and readonly: a WarmKernel started
               ahead (``start_kernel``, ``KernelPool.take``), used for this
               notebook only; limits are then the kernel's.
+    skip:     indices in nb.cells of code cells not to run (the grading plan,
+              ``autograder.grading.cell_plan``); each gets the output
+              NOT_RUN_TEXT instead.
 
     Returns a RunOutcome; raises SandboxError only when the sandbox itself
     cannot be set up. Cells run in order; an error in a cell does not stop
@@ -99,6 +106,10 @@ def run_notebook(nb, workdir=None, *, env: dict | None = None, readonly=(),
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
+            if index in skip:
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                       text=NOT_RUN_TEXT)]
+                continue
             cell_start = time.monotonic()
             cell_deadline = min(cell_start + limits.cell_seconds, deadline_total)
             try:
@@ -122,7 +133,7 @@ def run_notebook(nb, workdir=None, *, env: dict | None = None, readonly=(),
                 tail = sandbox.log_tail()
                 if tail:
                     reason += f"; its last output: {last_lines(tail)}"
-            cell_seconds.append(time.monotonic() - cell_start)
+            cell_seconds.append([index, time.monotonic() - cell_start])
             if status != "ok":
                 break
         return RunOutcome(nb, status, cell_index, reason, time.monotonic() - started,
