@@ -177,14 +177,15 @@ def test_grading_section_times_grade_and_plain_nbgrader_on_the_same_submission(t
         assert sorted(os.listdir(graded)) >= sorted(NOTEBOOKS), course
 
 
-def _store_run(root, student, notebook, cells, seconds, pairs, status="ok"):
+def _store_run(root, student, notebook, cells, wall_seconds, pairs, status="ok"):
     """A result file and its executed notebook, laid out as `grade` writes them."""
     results = root / "grading" / "results" / student
     executed = root / "grading" / "executed" / student
     results.mkdir(parents=True, exist_ok=True)
     executed.mkdir(parents=True, exist_ok=True)
     (results / f"{notebook}.json").write_text(json.dumps(
-        {"notebook": notebook, "status": status, "seconds": seconds, "cell_seconds": pairs}))
+        {"notebook": notebook, "status": status, "seconds": wall_seconds - 0.5,
+         "wall_seconds": wall_seconds, "cell_seconds": pairs}))
     (executed / f"{notebook}.ipynb").write_text(json.dumps({"cells": cells}))
 
 
@@ -203,8 +204,8 @@ def test_cell_profile_takes_medians_per_cell_and_names_the_cells(tmp_path):
     _store_run(tmp_path, "s3", "NB", cells, 9.0, [[0, 9.0]], status="cell_timeout")
     profile = cell_profile(tmp_path)["NB"]
     assert profile["runs"] == 2  # the run that stopped is left out
-    assert profile["whole_s"] == 2.5
-    assert profile["outside_cells_s"] == pytest.approx((1.125 + 1.875) / 2)
+    assert profile["job_s"] == 2.5
+    assert profile["before_cells_s"] == pytest.approx((1.125 + 1.875) / 2)
     assert profile["graded_cells_s"] == pytest.approx(0.25)
     assert profile["cells_run"] == 2.5 and profile["code_cells"] == 3
     by_index = {c["index"]: c for c in profile["cells"]}

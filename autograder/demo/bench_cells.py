@@ -3,11 +3,12 @@
 Instructor-only; part of ``rnn-assignment bench --sections grading``. Every
 stored result (``grading/results/<student>/<notebook>.json``) holds the
 sandboxed run's wall time and the wall time of each cell that ran, as
-``[cell index, seconds]`` pairs; the executed notebooks
-(``grading/executed/``) give each cell its name. For each notebook this takes
-the median over the submissions of every cell's time, of the time outside the
-cells (kernel start-up, or taking a started kernel from the pool, and writing
-the student's files) and of the whole run.
+``[cell index, seconds]`` pairs, and the job's wall time on its worker; the
+executed notebooks (``grading/executed/``) give each cell its name. For each
+notebook this takes the median over the submissions of every cell's time, of
+the time the worker spent before the first cell (waiting for the pool's
+kernel, or starting one, and writing the student's files) and of the whole
+job.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ def _median(values) -> float | None:
 def cell_profile(course_root) -> dict:
     """{notebook: profile} from the results and executed notebooks under ``course_root``.
 
-    A profile: ``runs`` (results used: finished runs only), ``whole_s``,
-    ``outside_cells_s``, ``graded_cells_s`` (the test cells together),
+    A profile: ``runs`` (results used: finished runs only), ``job_s`` (the
+    worker's wall time), ``before_cells_s`` (``job_s`` less the time from the
+    first cell to the last: the kernel, the files, the job's own overhead),
+    ``graded_cells_s`` (the test cells together),
     ``code_cells`` and ``cells_run`` (medians), and ``cells``: one
     ``{"index", "label", "graded", "median_s", "ran_in"}`` per cell that ran in
     any submission, in notebook order.
@@ -65,20 +68,22 @@ def cell_profile(course_root) -> dict:
     profiles = {}
     for notebook, runs in sorted(found.items()):
         per_cell: dict = {}
-        whole, outside, graded, ran, code = [], [], [], [], []
+        job, before, graded, ran, code = [], [], [], [], []
         for result, executed, pairs in runs:
             cells = executed.get("cells", [])
             times = {int(index): float(seconds) for index, seconds in pairs}
             for index, seconds in times.items():
                 per_cell.setdefault(index, []).append(seconds)
-            whole.append(float(result["seconds"]))
-            outside.append(float(result["seconds"]) - sum(times.values()))
+            wall = result.get("wall_seconds")
+            if isinstance(wall, (int, float)):
+                job.append(float(wall))
+                before.append(float(wall) - sum(times.values()))
             graded.append(sum(s for i, s in times.items() if i < len(cells) and is_test(cells[i])))
             ran.append(len(times))
             code.append(sum(1 for c in cells if c.get("cell_type") == "code"))
         cells = runs[0][1].get("cells", [])
         profiles[notebook] = {
-            "runs": len(runs), "whole_s": _median(whole), "outside_cells_s": _median(outside),
+            "runs": len(runs), "job_s": _median(job), "before_cells_s": _median(before),
             "graded_cells_s": _median(graded), "code_cells": _median(code),
             "cells_run": _median(ran),
             "cells": [{"index": index, "label": _label(cells[index]) if index < len(cells) else "?",
@@ -92,8 +97,8 @@ def format_cell_profile(profiles: dict, min_seconds: float = 0.05) -> list:
     """Markdown lines: per notebook, the cells of at least ``min_seconds`` and the totals."""
     lines = ["| notebook | cell | median s |", "|---|---|---:|"]
     for notebook, p in profiles.items():
-        lines.append(f"| {notebook} | outside the cells (kernel start or pool, files) | "
-                     f"{p['outside_cells_s']:.2f} |")
+        lines.append(f"| {notebook} | before and between the cells (kernel, files, job) | "
+                     f"{_fmt(p['before_cells_s'])} |")
         small = [c for c in p["cells"] if c["median_s"] < min_seconds and not c["graded"]]
         for cell in p["cells"]:
             if cell["graded"] or cell["median_s"] >= min_seconds:
@@ -104,6 +109,10 @@ def format_cell_profile(profiles: dict, min_seconds: float = 0.05) -> list:
             lines.append(f"| | {len(small)} other cells under {min_seconds:g} s, together | "
                          f"{sum(c['median_s'] for c in small):.2f} |")
         lines.append(f"| | graded cells together | {p['graded_cells_s']:.2f} |")
-        lines.append(f"| | **whole run** ({p['cells_run']:g} of {p['code_cells']:g} code cells "
-                     f"ran; {p['runs']} submissions) | **{p['whole_s']:.2f}** |")
+        lines.append(f"| | **whole job** ({p['cells_run']:g} of {p['code_cells']:g} code cells "
+                     f"ran; {p['runs']} submissions) | **{_fmt(p['job_s'])}** |")
     return lines
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.2f}"

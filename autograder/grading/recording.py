@@ -40,7 +40,7 @@ __all__ = ["RECORDED_DIR", "recording_fingerprint", "is_recorded", "gradebook_id
 
 RECORDED_DIR = Path("grading") / "recorded"
 # what a result holds that does not change what nbgrader records
-_VOLATILE = {"graded_at", "seconds", "cell_seconds", "worker", "_nb"}
+_VOLATILE = {"graded_at", "seconds", "cell_seconds", "wall_seconds", "worker", "_nb"}
 
 
 def _marker(course, student) -> Path:

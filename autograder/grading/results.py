@@ -39,7 +39,9 @@ def clean_reason(text) -> str:
 def score_run(job, run: dict, references) -> dict:
     """The result of one notebook: per test, the score and the feedback (no hidden values).
 
-    ``cell_seconds`` in the result: [cell index, seconds] of each cell that ran.
+    Timings in the result: ``seconds`` of the sandboxed run (from when it had its
+    kernel), ``cell_seconds`` ([cell index, seconds] of each cell that ran) and
+    ``wall_seconds`` of the whole job on its worker (waiting for a kernel included).
     """
     import nbformat
 
@@ -71,7 +73,7 @@ def score_run(job, run: dict, references) -> dict:
     return {"format": RESULT_FORMAT, "key": job.key, "student": job.student,
             "notebook": job.notebook, "status": status, "reason": review, "flagged": flagged,
             "changes": job.changes, "tests": tests, "seconds": run.get("seconds"),
-            "cell_seconds": run.get("cell_seconds"),
+            "cell_seconds": run.get("cell_seconds"), "wall_seconds": run.get("wall_seconds"),
             "worker": run.get("worker"), "graded_at": time.time()}
 
 
