@@ -194,7 +194,8 @@ def build_parser():
                         "naming <assignment>_<student>_attempt_<time>_<file>); default: "
                         "regrade what is in DIR/submitted")
     p.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: the number of cores)")
+                   help="local worker processes (default: half the usable cores, at least 1: each "
+                        "worker also starts its next kernel while a notebook runs)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local workers")
     p.add_argument("--student", default=None, metavar="ID", help="grade only this student")

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import types
 
 import numpy as np
@@ -217,3 +218,19 @@ def test_cell_profile_takes_medians_per_cell_and_names_the_cells(tmp_path):
     assert "| | 0: Set-up: run this cell first. | 0.62 |" in text
     assert "test_unit_a (graded)" in text            # graded cells are always listed
     assert "1 other cells under 0.3 s, together | 0.25 |" in text
+
+
+def test_busy_fraction_sees_a_busy_cpu_and_tells_when_it_cannot_measure():
+    before = bench_timing.cpu_times()
+    if before is None:
+        pytest.skip("no /proc/stat here")
+    end = time.process_time() + 0.3
+    while time.process_time() < end:  # keep one CPU busy
+        pass
+    after = bench_timing.cpu_times()
+    assert after[0] > before[0] and after[1] > before[1]
+    fraction = bench_timing.busy_fraction(before, after)
+    usable = len(os.sched_getaffinity(0))
+    assert 0.5 / usable <= fraction <= 1.0  # at least the one busy CPU of the usable ones
+    assert bench_timing.busy_fraction(None, after) is None
+    assert bench_timing.busy_fraction(after, before) is None

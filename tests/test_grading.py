@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -378,3 +379,17 @@ def test_notebook_units_cover_every_test_cell(notebooks):
     for name, (source, _) in notebooks.items():
         tests = [g for g in _ids(source) if g.startswith("test_")]
         assert tests == [f"test_{u}" for u in notebook_units(name[:-6])]
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 4])
+def test_local_workers_default_to_half_the_usable_cpus(cpus):
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < cpus:
+        pytest.skip(f"needs {cpus} usable CPUs and CPU affinity")
+    code = ("import os; os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:%d]); "
+            "from assignment.threads import usable_cpus; "
+            "from autograder.grading.dask_run import default_workers; "
+            "print(usable_cpus(), default_workers())" % cpus)
+    usable, workers = map(int, subprocess.run([sys.executable, "-c", code], check=True,
+                                              capture_output=True, text=True).stdout.split())
+    assert usable <= cpus
+    assert workers == max(1, usable // 2)  # one worker keeps about two CPUs busy

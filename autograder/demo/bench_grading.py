@@ -16,7 +16,7 @@ from pathlib import Path
 from ..release.course import (ASSIGNMENT, NOTEBOOKS, REFERENCES_ENV, REPO, SOURCE_NOTEBOOKS,
                               Course, tools_env)
 from .bench_cells import cell_profile
-from .bench_timing import load_average, progress, run_measured, tail
+from .bench_timing import busy_fraction, cpu_times, load_average, progress, run_measured, tail
 from .samples import solved
 
 
@@ -79,8 +79,10 @@ def bench_grading(num_submissions, workdir):
     for workers in (1, 2):
         graded = Course(workdir / f"course_{workers}_workers")
         shutil.copytree(course.root, graded.root)
+        before = cpu_times()
         seconds, peak, proc = run_measured(
             cli + ["grade", "--course", graded.root, subs, "--workers", str(workers)], env=env)
+        busy = busy_fraction(before, cpu_times())
         if proc.returncode != 0:
             section["status"] = (f"unavailable: `rnn-assignment grade --workers {workers}` "
                                  f"failed (exit {proc.returncode}):\n{tail(proc.stderr)}")
@@ -88,6 +90,9 @@ def bench_grading(num_submissions, workdir):
         section[f"s_per_submission_{workers}_worker"] = seconds / num_submissions
         section[f"s_per_notebook_{workers}_worker"] = seconds / (num_submissions * len(NOTEBOOKS))
         section[f"peak_rss_mb_{workers}_worker"] = peak
+        # how busy the usable CPUs were (other work on the machine included): near 1 with
+        # 1 worker, a second worker has nothing left to run on
+        section[f"cpu_busy_{workers}_worker"] = busy
         # the three runs follow each other: other work on the machine may differ between them
         section[f"load_average_{workers}_worker"] = load_average()
         progress(f"grade, {workers} worker(s): {seconds / num_submissions:.1f} s per submission")

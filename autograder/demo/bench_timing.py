@@ -65,6 +65,38 @@ def run_measured(cmd, cwd=None, env=None, timeout=None):
     return seconds, peak_kb / 1024, proc
 
 
+def cpu_times():
+    """(busy, total) seconds of the CPUs this process may use, so far (Linux), or None.
+
+    From /proc/stat; the difference between two calls says how busy those
+    CPUs were in between, whoever kept them busy.
+    """
+    try:
+        allowed = os.sched_getaffinity(0)
+        with open("/proc/stat") as f:
+            lines = [line.split() for line in f if line.startswith("cpu")]
+        tick = os.sysconf("SC_CLK_TCK")
+    except (AttributeError, OSError, ValueError):
+        return None
+    busy = total = 0
+    for fields in lines:
+        name = fields[0]
+        if name == "cpu" or int(name[3:]) not in allowed:
+            continue
+        # user nice system idle iowait irq softirq steal (guest time is inside user)
+        values = [int(v) for v in fields[1:9]]
+        busy += sum(values) - values[3] - values[4]
+        total += sum(values)
+    return busy / tick, total / tick
+
+
+def busy_fraction(before, after):
+    """How busy the usable CPUs were between two ``cpu_times()`` (0 to 1), or None."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def load_average():
     """The 1-minute load average (None where the OS has none): how busy the machine was."""
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None

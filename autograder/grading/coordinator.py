@@ -75,7 +75,7 @@ __all__ = ["GradeOptions", "GradeReport", "grade"]
 class GradeOptions:
     """How ``grade`` runs; the command line's options (``rnn-assignment grade --help``)."""
 
-    workers: int | None = None          # local Dask workers (default: the number of cores)
+    workers: int | None = None          # local Dask workers (default: dask_run.default_workers())
     scheduler: str | None = None        # address of a running Dask scheduler
     student: str | None = None          # regrade only this student
     cell_timeout: float = CELL_SECONDS  # seconds per cell

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
 import warnings
 
@@ -46,7 +45,7 @@ def run_jobs(jobs, inputs: bytes, options, on_result) -> None:
     if options.scheduler:
         client = Client(options.scheduler, timeout="30s")
     else:
-        workers = options.workers or os.cpu_count() or 1
+        workers = options.workers or default_workers()
         cluster = LocalCluster(n_workers=min(workers, len(jobs)), threads_per_worker=1,
                                processes=True, memory_limit=0, dashboard_address=":0",
                                silence_logs=logging.ERROR)
@@ -81,6 +80,19 @@ def run_jobs(jobs, inputs: bytes, options, on_result) -> None:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def default_workers() -> int:
+    """Local workers when ``--workers`` is not given: half the usable CPUs, at least one.
+
+    A worker keeps two processes busy: the kernel of the notebook it runs, and
+    the next kernel its pool starts meanwhile (``autograder.grading.sandbox.kernel_pool``),
+    with the coordinator's scoring and recording beside them. On 2 cores one worker
+    already keeps both busy, and a second one only adds its own overhead
+    (docs/benchmarks.md).
+    """
+    from assignment.threads import usable_cpus
+    return max(1, usable_cpus() // 2)
 
 
 def check_workers(client, version) -> None:
