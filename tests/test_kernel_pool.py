@@ -172,10 +172,8 @@ os.wait()
 print("done")
 """
 
-WAIT_FOR_GO = r"""
-import time
-while not os.path.exists("go"):
-    time.sleep(0.05)
+# the command lines of every process a kernel can see (run inside the kernels)
+CMDLINES = r"""
 def cmdlines():
     out = []
     for p in os.listdir("/proc"):
@@ -185,6 +183,12 @@ def cmdlines():
             except OSError:
                 pass
     return out
+"""
+
+WAIT_FOR_GO = CMDLINES + r"""
+import time
+while not os.path.exists("go"):
+    time.sleep(0.05)
 print(json.dumps({"siblings": sorted(os.listdir(os.path.dirname(os.getcwd()))),
                   "processes": cmdlines()}))
 """
@@ -192,13 +196,8 @@ print(json.dumps({"siblings": sorted(os.listdir(os.path.dirname(os.getcwd()))),
 STUDENT_B = r"""
 import json, os, sys
 import matplotlib, numpy
-cmds = []
-for p in os.listdir("/proc"):
-    if p.isdigit():
-        try:
-            cmds.append(open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ").decode())
-        except OSError:
-            pass
+""" + CMDLINES + r"""
+cmds = cmdlines()
 print(json.dumps({"workdir": sorted(os.listdir(".")), "home": sorted(os.listdir(os.environ["HOME"])),
                   "tmp_a": os.path.exists("/tmp/a_tmp.txt"), "env": "A_SECRET" in os.environ,
                   "numpy": hasattr(numpy, "stolen"),
