@@ -128,6 +128,7 @@ def run_grading_demo(out_dir="outputs", workers=None, cell_timeout=30.0):
     GradeReport.
     """
     from ..grading.coordinator import GradeOptions, grade
+    from ..grading.dask_run import default_workers
     from ..grading.grade_table import grade_table
     from ..release.course import NOTEBOOKS
     from ..release.release import release
@@ -143,7 +144,7 @@ def run_grading_demo(out_dir="outputs", workers=None, cell_timeout=30.0):
     samples = write_samples(result.course.source_dir(), result.course.release_dir(),
                             out / "demo_submissions", result.course.notebooks())
     print(f"grading {len(samples)} sample submissions (sandboxed, "
-          f"{f'{workers} worker(s)' if workers else 'one worker per core'}):")
+          f"{workers or default_workers()} worker(s)):")
     for student, text in samples.items():
         print(f"  {student:<15} {text}")
     report = grade(course_dir, out / "demo_submissions",
