@@ -17,7 +17,7 @@ import json
 import statistics
 from pathlib import Path
 
-from ..grading.restore import grade_id, is_test
+from ..grading.restore import grade_id, is_test, source_text
 from ..grading.results import EXECUTED_DIR, RESULTS_DIR
 
 __all__ = ["cell_profile", "format_cell_profile"]
@@ -28,9 +28,7 @@ def _label(cell) -> str:
     gid = grade_id(cell)
     if gid:
         return gid
-    source = cell.get("source", "")
-    source = "".join(source) if isinstance(source, list) else str(source)
-    for line in source.splitlines():
+    for line in source_text(cell).splitlines():
         line = line.strip().lstrip("#").strip()
         if line:
             return line[:48] + ("..." if len(line) > 48 else "")

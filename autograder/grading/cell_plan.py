@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from assignment.units import UNITS
 
-from .restore import grade_id, is_solution, is_test
+from .restore import grade_id, is_solution, is_test, source_text
 
 __all__ = ["METADATA_KEY", "SKIP_MARKER", "NOT_RUN_TEXT", "is_marked", "plan_skips", "cell_names"]
 
@@ -67,11 +67,6 @@ def is_marked(cell) -> bool:
     metadata = cell.get("metadata") if isinstance(cell, dict) else None
     mark = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
     return isinstance(mark, dict) and mark.get("grading") == SKIP_MARKER["grading"]
-
-
-def _source(cell) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
 
 
 @dataclass(frozen=True)
@@ -199,17 +194,17 @@ def _test_reads(cell):
 
 def _candidates(nb: dict, release: dict) -> dict:
     """{cell index: why it may be skipped} of the marked cells that came from the instructor."""
-    marked_texts = {_source(c) for c in release.get("cells", [])
+    marked_texts = {source_text(c) for c in release.get("cells", [])
                     if c.get("cell_type") == "code" and is_marked(c)}
     found = {}
     for index, cell in enumerate(nb["cells"]):
-        if cell.get("cell_type") != "code" or not _source(cell).strip():
+        if cell.get("cell_type") != "code" or not source_text(cell).strip():
             continue
         gid = grade_id(cell)
         if gid is not None:
             if is_marked(cell) and not is_solution(cell) and not is_test(cell):
                 found[index] = f"the locked cell {gid}"
-        elif _source(cell) in marked_texts:
+        elif source_text(cell) in marked_texts:
             found[index] = "an experiment cell, unchanged from the release"
     return found
 
@@ -221,14 +216,14 @@ def plan_skips(nb: dict, release: dict) -> list:
         return []
     cells = {}
     for index, cell in enumerate(nb["cells"]):
-        if cell.get("cell_type") != "code" or not _source(cell).strip():
+        if cell.get("cell_type") != "code" or not source_text(cell).strip():
             continue
         if is_test(cell):
             reads = _test_reads(cell)
-            cells[index] = cell_names(_source(cell), reads) if reads is not None else \
+            cells[index] = cell_names(source_text(cell), reads) if reads is not None else \
                 EVERYTHING
         else:
-            cells[index] = cell_names(_source(cell))
+            cells[index] = cell_names(source_text(cell))
     skipped = {i for i in candidates if not cells[i].binds_unknown}
     while True:
         running = [cells[i] for i in cells if i not in skipped]

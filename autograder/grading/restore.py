@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Restored", "restore_notebook", "grade_id", "is_solution", "is_test", "defined_names",
-           "read_submitted", "too_many_containers", "MAX_JSON_CONTAINERS", "MAX_CELLS"]
+           "source_text", "read_submitted", "too_many_containers", "MAX_JSON_CONTAINERS",
+           "MAX_CELLS"]
 
 
 def _meta(cell) -> dict:
@@ -52,7 +53,7 @@ def is_test(cell) -> bool:
     return bool(meta.get("grade")) and cell.get("cell_type") == "code" and not meta.get("solution")
 
 
-def _source_text(cell) -> str:
+def source_text(cell) -> str:
     source = cell.get("source", "")
     if isinstance(source, list):
         source = "".join(s for s in source if isinstance(s, str))
@@ -63,7 +64,7 @@ def _plain(cell) -> dict:
     """A cell the student added (or the release left open): no nbgrader metadata, no outputs."""
     cell_type = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") \
         else "raw"
-    out = {"cell_type": cell_type, "metadata": {}, "source": _source_text(cell)}
+    out = {"cell_type": cell_type, "metadata": {}, "source": source_text(cell)}
     if cell_type == "code":
         out.update(outputs=[], execution_count=None)
     return out
@@ -72,7 +73,7 @@ def _plain(cell) -> dict:
 def _clean(cell) -> dict:
     """A copy of an instructor cell with outputs cleared."""
     out = copy.deepcopy(dict(cell))
-    out["source"] = _source_text(cell)
+    out["source"] = source_text(cell)
     if out.get("cell_type") == "code":
         out["outputs"], out["execution_count"] = [], None
     out.pop("id", None)
@@ -124,7 +125,7 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
         gid = grade_id(cell)
         if gid and gid not in taken and not is_solution(cell):
             texts.setdefault((cell.get("cell_type"), _normalised(
-                _source_text(released.get(gid, cell)))), gid)
+                source_text(released.get(gid, cell)))), gid)
     wanted = {}
     questions = []
     intro = {}  # written answer -> the text of the release cell just before it (the question)
@@ -133,21 +134,21 @@ def _recover(source: dict, release: dict, cells: list, assigned: dict) -> list:
         if not gid or gid in taken or not is_solution(cell):
             continue
         if cell.get("cell_type") == "code":
-            names = defined_names(_source_text(cell))
+            names = defined_names(source_text(cell))
             if names:
                 wanted[gid] = names
         else:
-            first = _source_text(released.get(gid, cell)).strip().split("\n")[0].strip()
+            first = source_text(released.get(gid, cell)).strip().split("\n")[0].strip()
             questions.append((gid, first))
             if k and not grade_id(source["cells"][k - 1]):
-                intro[gid] = _normalised(_source_text(source["cells"][k - 1]))
-    texts_in_order = [_normalised(_source_text(c)) if isinstance(c, dict) else None for c in cells]
+                intro[gid] = _normalised(source_text(source["cells"][k - 1]))
+    texts_in_order = [_normalised(source_text(c)) if isinstance(c, dict) else None for c in cells]
     near = {id(c): texts_in_order[max(i - 1, 0):i] + texts_in_order[i + 1:i + 2]
             for i, c in enumerate(cells)}   # the cell before, then the cell after
     for cell in cells:
         if not isinstance(cell, dict) or id(cell) in assigned:
             continue
-        text = _source_text(cell)
+        text = source_text(cell)
         kind = cell.get("cell_type") if isinstance(cell.get("cell_type"), str) else None
         gid = texts.pop((kind, _normalised(text)), None)
         if gid is None and cell.get("cell_type") == "code" and wanted:
@@ -253,7 +254,7 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
             continue  # plain release cells belong to the student: they come from the submission
         if is_solution(cell):
             mine = answers.get(gid)
-            if mine is not None and INSTRUCTOR_MARKERS.search(_source_text(mine)):
+            if mine is not None and INSTRUCTOR_MARKERS.search(source_text(mine)):
                 # the instructor's own cell: only the source notebooks have these markers
                 review.append(f"the answer cell {gid} holds the instructor's solution markers "
                               "(### BEGIN SOLUTION): it looks like the source notebook, not "
@@ -266,7 +267,7 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
                 # the released cell's metadata: its checksum tells nbgrader whether the
                 # student answered at all (an unchanged written answer gets 0, not a review)
                 restored = _clean(released.get(gid, cell))
-                restored["source"] = _source_text(mine)
+                restored["source"] = source_text(mine)
                 if mine.get("cell_type") != cell.get("cell_type"):
                     changes.append(f"the answer cell {gid} had its type changed: put back")
                 out_cells.append(restored)
@@ -274,9 +275,9 @@ def restore_notebook(source: dict, release: dict, submitted: dict | None) -> Res
             mine = answers.get(gid)
             if mine is None:
                 changes.append(f"the instructor cell {gid} was deleted: put back")
-            elif _source_text(mine) != _source_text(released.get(gid, cell)) and not is_test(cell):
+            elif source_text(mine) != source_text(released.get(gid, cell)) and not is_test(cell):
                 changes.append(f"the locked cell {gid} was edited: put back")
-            elif is_test(cell) and _source_text(mine) != _source_text(released.get(gid, cell)):
+            elif is_test(cell) and source_text(mine) != source_text(released.get(gid, cell)):
                 changes.append(f"the test cell {gid} was edited: put back")
             if mine is not None and grade_id(mine) == gid and \
                     _meta(mine) != _meta(released.get(gid, cell)):

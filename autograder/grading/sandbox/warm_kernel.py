@@ -99,7 +99,6 @@ class WarmKernel:
     workdir:       the kernel's cwd, HOME and only writable host folder.
     remove_workdir: True when the kernel made it (``close`` removes it), False
                    when it is the caller's (``close`` gives it back to its owner).
-    ready_at:      time.monotonic() when the kernel answered.
     """
 
     def __init__(self, config: KernelConfig, sandbox: Sandbox, driver: Driver,
@@ -109,7 +108,6 @@ class WarmKernel:
         self.driver = driver
         self.workdir = sandbox.workdir
         self.remove_workdir = remove_workdir
-        self.ready_at = time.monotonic()
         self.closed = False
 
     def alive(self) -> bool:
@@ -137,13 +135,7 @@ class WarmKernel:
         if self.closed:
             return
         self.closed = True
-        self.sandbox.kill()
-        self.driver.close()
-        if self.remove_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-        else:
-            self.sandbox.release_workdir()
-        self.sandbox.close()
+        _discard(self.sandbox, self.driver, self.remove_workdir)
 
 
 def start_kernel(config: KernelConfig, workdir, *, remove_workdir: bool = False) -> WarmKernel:
@@ -182,15 +174,22 @@ def start_kernel(config: KernelConfig, workdir, *, remove_workdir: bool = False)
         return WarmKernel(config, sandbox, driver, remove_workdir)
     except BaseException:
         if sandbox is not None:
-            sandbox.kill()
-            if driver is not None:
-                driver.close()
-            if not remove_workdir:
-                sandbox.release_workdir()
-            sandbox.close()
-        if remove_workdir:
+            _discard(sandbox, driver, remove_workdir)
+        elif remove_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
         raise
+
+
+def _discard(sandbox: Sandbox, driver: Driver | None, remove_workdir: bool):
+    """Kill the sandbox, remove its workdir or give it back to its owner, remove its folder."""
+    sandbox.kill()
+    if driver is not None:
+        driver.close()
+    if remove_workdir:
+        shutil.rmtree(sandbox.workdir, ignore_errors=True)
+    else:
+        sandbox.release_workdir()
+    sandbox.close()
 
 
 def last_lines(text: str, n: int = 3) -> str:
